@@ -1,0 +1,151 @@
+"""How a session notebook runs and reports: fast vs full mode, the results cell, the results files.
+
+`python -m mnist_course run` executes the notebooks with $MNIST_COURSE_RESULTS_DIR set; each
+notebook's `report()` then writes `<dir>/<notebook>.json`, and the README's results table is
+regenerated from those files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .inspect import count_params
+from .train import History, atomic_write_text
+
+FAST_ENV = "MNIST_COURSE_FAST"
+RESULTS_ENV = "MNIST_COURSE_RESULTS_DIR"
+FAST_FLOOR = 0.95  # sanity floor for fast mode: a few hundred batches must still learn the digits
+
+
+def fast_mode() -> bool:
+    """True when $MNIST_COURSE_FAST is 1: notebooks then train on a subset for 1–2 epochs (tests, CI)."""
+    return os.environ.get(FAST_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def device_name(device: torch.device | str) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads, {platform.machine()})"
+    return device.type
+
+
+def report(
+    notebook: str,
+    model: nn.Module,
+    history: History,
+    max_params: int,
+    target_acc: float = 0.994,
+    device: torch.device | str = "cpu",
+) -> dict:
+    """The results cell: print final-epoch and last-3-minimum accuracy against the target, PASS/FAIL.
+
+    In fast mode the accuracy is checked against a sanity floor instead, and says so. Writes the
+    results JSON when $MNIST_COURSE_RESULTS_DIR is set. Returns the results as a dict.
+    """
+    fast = fast_mode()
+    params = count_params(model)
+    final, min3 = history.final_acc, history.min_last(3)
+    threshold = FAST_FLOOR if fast else target_acc
+    checks = [
+        (params <= max_params, f"parameters {params:,} <= {max_params:,}"),
+        (
+            min3 >= threshold,
+            f"minimum {history.eval_name} accuracy over the last 3 epochs {min3:.2%} >= {threshold:.2%}",
+        ),
+    ]
+    if history.interrupted:
+        checks.append((False, "the run finished all its epochs (it was interrupted)"))
+    passed = all(ok for ok, _ in checks)
+    print(f"mode: {'FAST (subset, few epochs: checks a sanity floor, not the target)' if fast else 'full'}")
+    print(f"epochs: {len(history.epochs)}   final-epoch {history.eval_name} accuracy: {final:.2%}")
+    for ok, line in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {line}")
+    print(f"==> {'PASS' if passed else 'FAIL'}" + ("" if fast else f" (session target {target_acc:.2%})"))
+    results = {
+        "notebook": notebook,
+        "params": params,
+        "max_params": max_params,
+        "epochs": len(history.epochs),
+        "final_test_acc": final,
+        "min_last3_test_acc": min3,
+        "target_acc": target_acc,
+        "passed": passed,
+        "device": device_name(device),
+        "torch_version": torch.__version__,
+        "mode": "fast" if fast else "full",
+        "history": history.to_dict(),
+    }
+    if os.environ.get(RESULTS_ENV):
+        atomic_write_text(Path(os.environ[RESULTS_ENV]) / f"{notebook}.json", json.dumps(results, indent=1))
+    return results
+
+
+def repo_url(pyproject: str | Path) -> str:
+    """The project's GitHub URL, defined once in pyproject.toml's [project.urls] Repository."""
+    import tomllib
+
+    return tomllib.loads(Path(pyproject).read_text())["project"]["urls"]["Repository"].rstrip("/")
+
+
+# The three places the course names its own repository: Colab badges, `pip install git+…`, `git clone`.
+_REPO_REFERENCE = re.compile(
+    r"(colab\.research\.google\.com/github/|git\+https://github\.com/|git clone https://github\.com/)"
+    r"[\w.-]+/[\w-]+(\.git)?"
+)
+
+
+def sync_links(files: list[Path], url: str) -> list[Path]:
+    """Point every Colab badge, `pip install git+…` and `git clone` in `files` at `url`.
+
+    Returns the files that changed. Run via `python -m mnist_course links` after editing the URL.
+    """
+    owner_repo = url.removeprefix("https://github.com/")
+    changed = []
+    for path in files:
+        text = path.read_text()
+        new = _REPO_REFERENCE.sub(lambda m: f"{m.group(1)}{owner_repo}", text)
+        if new != text:
+            atomic_write_text(path, new)
+            changed.append(path)
+    return changed
+
+
+TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def results_table(results_dir: str | Path) -> str:
+    """Markdown table of every results/*.json (one row per notebook, sorted by name)."""
+    lines = [
+        "| session | params | epochs | final test acc | min of last 3 | target | result | wall time | device | torch |",
+        "|---|---:|---:|---:|---:|---:|:-:|---:|---|---|",
+    ]
+    for path in sorted(Path(results_dir).glob("*.json")):
+        r = json.loads(path.read_text())
+        minutes = r.get("wall_seconds", 0) / 60
+        lines.append(
+            f"| `{r['notebook']}` | {r['params']:,} (≤ {r['max_params']:,}) | {r['epochs']} | "
+            f"{r['final_test_acc']:.2%} | {r['min_last3_test_acc']:.2%} | ≥ {r['target_acc']:.2%} | "
+            f"{'PASS' if r['passed'] else 'FAIL'} | {minutes:.1f} min | {r['device']} "
+            f"| {r['torch_version']} |"
+        )
+    return "\n".join(lines)
+
+
+def update_readme(readme: str | Path, results_dir: str | Path) -> None:
+    """Replace the text between the results markers of the README with a fresh results table."""
+    readme = Path(readme)
+    text = readme.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        raise ValueError(f"{readme} has no {TABLE_START} … {TABLE_END} markers for the results table")
+    table = results_table(results_dir)
+    pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.S)
+    atomic_write_text(readme, pattern.sub(lambda _: f"{TABLE_START}\n{table}\n{TABLE_END}", text))

@@ -1,0 +1,119 @@
+"""Pictures of data and results. Every function returns its matplotlib Figure (Jupyter shows it)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+
+from .data import Augment, augment_batch
+from .train import History
+
+
+def _grid(n: int, cols: int, size: float = 1.2) -> tuple[Figure, list]:
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.15), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, list(axes.flat)
+
+
+def show_samples(images: torch.Tensor, labels: torch.Tensor, n: int = 24, cols: int = 8) -> Figure:
+    """A grid of the first `n` images (uint8 (N, 28, 28) or normalized (N, 1, 28, 28)) with their labels."""
+    fig, axes = _grid(min(n, len(images)), cols)
+    for ax, image, label in zip(axes, images, labels, strict=False):
+        ax.imshow(image.squeeze().cpu().numpy(), cmap="gray")
+        ax.set_title(str(int(label)), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_augmentations(images: torch.Tensor, augment: Augment, variants: int = 7, seed: int = 0) -> Figure:
+    """Each row: one uint8 image, then `variants` random augmentations of it (each drawn separately)."""
+    generator = torch.Generator().manual_seed(seed)
+    fig, axes = _grid(len(images) * (variants + 1), variants + 1)
+    for row, image in enumerate(images):
+        x = image.float().div(255).expand(variants, 1, *image.shape)
+        versions = [image.float().div(255)] + list(augment_batch(x.contiguous(), augment, generator))
+        for col, version in enumerate(versions):
+            ax = axes[row * (variants + 1) + col]
+            ax.imshow(version.squeeze().cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_title("original" if col == 0 else f"#{col}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: History, title: str = "") -> Figure:
+    """Loss and accuracy per epoch, train vs evaluation set."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+    epochs = history.column("epoch")
+    name = history.eval_name
+    ax_loss.plot(epochs, history.column("train_loss"), "o-", label="train")
+    ax_loss.plot(epochs, history.column("eval_loss"), "o-", label=name)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.plot(epochs, [100 * a for a in history.column("train_acc")], "o-", label="train (augmented)")
+    ax_acc.plot(epochs, [100 * a for a in history.column("eval_acc")], "o-", label=name)
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def compare_histories(histories: dict[str, History], floor: float | None = 98.0, target: float | None = 99.4) -> Figure:
+    """Evaluation accuracy per epoch of several runs on one chart (optionally zoomed above `floor` %)."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for name, history in histories.items():
+        ax.plot(history.column("epoch"), [100 * a for a in history.column("eval_acc")], "o-", label=name)
+    if target is not None:
+        ax.axhline(target, color="gray", linestyle="--", label=f"target {target}%")
+    if floor is not None:
+        ax.set_ylim(bottom=floor)
+    ax.set(xlabel="epoch", ylabel="accuracy (%)", title="evaluation accuracy per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def show_misclassified(predictions: dict[str, torch.Tensor], n: int = 24, cols: int = 8) -> Figure:
+    """The wrongly classified images, highest loss first, titled "true → predicted".
+
+    `predictions` is what `train.predict` returns.
+    """
+    wrong = (predictions["preds"] != predictions["labels"]).nonzero().flatten()
+    wrong = wrong[predictions["losses"][wrong].argsort(descending=True)][:n]
+    fig, axes = _grid(max(len(wrong), 1), cols)
+    for ax, i in zip(axes, wrong.tolist(), strict=False):
+        ax.imshow(predictions["inputs"][i].squeeze().numpy(), cmap="gray")
+        ax.set_title(f"{int(predictions['labels'][i])} → {int(predictions['preds'][i])}", fontsize=10, color="crimson")
+    fig.suptitle(f"{int((predictions['preds'] != predictions['labels']).sum())} misclassified; highest loss first")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(predictions: dict[str, torch.Tensor], num_classes: int = 10) -> Figure:
+    """Confusion matrix (rows: true digit, columns: predicted) with the count in each cell."""
+    pairs = predictions["labels"] * num_classes + predictions["preds"]
+    matrix = torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    ax.imshow(matrix.float().log1p().numpy(), cmap="Blues")
+    for t in range(num_classes):
+        for p in range(num_classes):
+            count = int(matrix[t, p])
+            if count:
+                ax.text(p, t, count, ha="center", va="center", fontsize=8, color="white" if t == p else "black")
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        xticks=range(num_classes),
+        yticks=range(num_classes),
+        title="confusion matrix (log colour scale)",
+    )
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,357 @@
+"""The training loop: `fit()` trains and evaluates every epoch and returns a `History`.
+
+It draws nothing (plots.py does) and loads nothing (data.py does). What it adds to the plain
+PyTorch loop is what a course run needs to be trusted: scheduler stepping done right, a shape check
+before the first epoch, a stop on NaN, Ctrl-C that keeps the results, checkpoints written
+atomically, and resume that continues exactly where the run left off.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (wrong output shape, NaN loss); `history` holds the epochs done so far."""
+
+    def __init__(self, message: str, history: History | None = None):
+        super().__init__(message)
+        self.history = history
+
+
+def configure_threads(num_threads: int | None = None) -> int:
+    """Use one intra-op thread per available core and a single inter-op thread; return the count.
+
+    On the 2-core course machine, more threads than cores (OpenMP's default can count
+    hyper-threads or ignore CPU limits) was seen to drop throughput 20x while threads contended.
+    """
+    if num_threads is None:
+        has_affinity = hasattr(os, "sched_getaffinity")  # Linux: the cores this process may use
+        num_threads = len(os.sched_getaffinity(0)) if has_affinity else os.cpu_count() or 1
+    torch.set_num_threads(num_threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # can only be set before the first parallel op; later calls keep the first setting
+    return num_threads
+
+
+def pick_device() -> torch.device:
+    """CUDA if present, else Apple's MPS, else the CPU (with threads configured for it)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    configure_threads()
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy (if installed) and torch on every device, for repeatable runs."""
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:
+        pass
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a run: prints as a table, saves to and loads from JSON."""
+
+    epochs: list[dict] = field(default_factory=list)
+    eval_name: str = "test"  # what the evaluation set is: "test" or "val"
+    interrupted: bool = False
+    target_epoch: int | None = None  # first epoch whose evaluation accuracy reached the target
+
+    def column(self, name: str) -> list[float]:
+        return [row[name] for row in self.epochs]
+
+    @property
+    def final_acc(self) -> float:
+        """Evaluation accuracy of the last epoch (a fraction)."""
+        return self.epochs[-1]["eval_acc"]
+
+    def min_last(self, k: int = 3) -> float:
+        """Lowest evaluation accuracy over the last k epochs: a figure not picked on the test set."""
+        return min(self.column("eval_acc")[-k:])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            atomic_write_text(Path(path), text)
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> History:
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text).read_text()
+        return cls(**json.loads(text))
+
+    def __str__(self) -> str:
+        e = self.eval_name
+        lines = [f"epoch  train_loss  train_acc  {e}_loss  {e}_acc        lr  seconds"]
+        for r in self.epochs:
+            lines.append(
+                f"{r['epoch']:>5}  {r['train_loss']:>10.4f}  {r['train_acc']:>9.2%}  "
+                f"{r['eval_loss']:>{len(e) + 5}.4f}  {r['eval_acc']:>{len(e) + 4}.2%}  "
+                f"{r['lr']:>8.5f}  {r['seconds']:>7.1f}"
+            )
+        if self.interrupted:
+            lines.append("(interrupted)")
+        return "\n".join(lines)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def loss_fn(output: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Cross-entropy for models that return logits *or* log-probabilities.
+
+    `F.cross_entropy` applies log_softmax first, and log_softmax of log-probabilities returns them
+    unchanged (they already log-sum-exp to 0), so the same loss is exact for both kinds of model;
+    for log-probabilities it equals `F.nll_loss`.
+    """
+    return F.cross_entropy(output, target, label_smoothing=label_smoothing)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader, device: torch.device | str) -> tuple[float, float]:
+    """Mean loss and accuracy (a fraction) of `model` on every sample of `loader`."""
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        out = model(x)
+        total_loss += F.cross_entropy(out, y, reduction="sum").item()
+        correct += (out.argmax(1) == y).sum().item()
+        count += len(y)
+    return total_loss / count, correct / count
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader, device: torch.device | str) -> dict[str, torch.Tensor]:
+    """Per-sample `inputs`, `labels`, `preds` and `losses` on the CPU, e.g. for the misclassified gallery."""
+    model.eval()
+    parts: dict[str, list[torch.Tensor]] = {"inputs": [], "labels": [], "preds": [], "losses": []}
+    for x, y in loader:
+        out = model(x.to(device))
+        y = y.to(device)
+        parts["inputs"].append(x.cpu())
+        parts["labels"].append(y.cpu())
+        parts["preds"].append(out.argmax(1).cpu())
+        parts["losses"].append(F.cross_entropy(out, y, reduction="none").cpu())
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def check_output(model: torch.nn.Module, loader, device, num_classes: int = 10) -> None:
+    """One forward pass on one batch: raise TrainingError unless the output is (batch, num_classes).
+
+    Runs in eval mode without gradients, so it changes no BatchNorm statistics and draws no randomness.
+    """
+    x, _ = next(iter(loader))
+    x = x.to(device)
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except RuntimeError as err:
+        raise TrainingError(
+            f"The model failed on a batch of shape {tuple(x.shape)}: {err}. Check the layer sizes "
+            "(inspect.layer_table shows each layer's output size)."
+        ) from err
+    expected = (len(x), num_classes)
+    if tuple(out.shape) != expected:
+        hint = " Flatten before returning: x.view(x.size(0), -1)." if out.numel() == math.prod(expected) else ""
+        raise TrainingError(
+            f"The model returned shape {tuple(out.shape)} for a batch of {len(x)}, expected "
+            f"{expected} (one score per class).{hint}"
+        )
+
+
+def _rng_state(train_loader) -> dict:
+    state = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if getattr(train_loader, "generator", None) is not None:
+        state["loader"] = train_loader.generator.get_state()
+    return state
+
+
+def _set_rng_state(state: dict, train_loader) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "loader" in state:
+        train_loader.generator.set_state(state["loader"])
+
+
+def fit(
+    model: torch.nn.Module,
+    train_loader,
+    eval_loader,
+    epochs: int,
+    optimizer: torch.optim.Optimizer,
+    scheduler=None,
+    *,
+    device: torch.device | str | None = None,
+    label_smoothing: float = 0.0,
+    clip_grad_norm: float | None = None,
+    target_acc: float | None = None,
+    stop_at_target: bool = False,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    eval_name: str = "test",
+    progress: bool = True,
+) -> History:
+    """Train `model` for `epochs` epochs, evaluating after each; return the History.
+
+    - Schedulers: OneCycleLR/CyclicLR step every batch, ReduceLROnPlateau every epoch with the
+      evaluation loss, any other every epoch.
+    - `target_acc`: prints "target reached at epoch N" the first time the evaluation accuracy
+      reaches it (and stops there if `stop_at_target`).
+    - `checkpoint_dir`: `last.pt` (everything needed to resume) after every epoch and `best.pt`
+      (weights of the best evaluation accuracy so far), both written atomically.
+    - `resume=True` reloads `last.pt` (model, optimizer, scheduler, history, random state) and runs
+      the remaining epochs, so 5 epochs and a resume to 15 equal one 15-epoch run.
+    - Ctrl-C returns the history so far with `interrupted=True`; a NaN/inf loss raises
+      TrainingError at once, leaving the last good checkpoint in place.
+    """
+    device = torch.device(device or next(model.parameters()).device)
+    model.to(device)
+    ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
+    history = History(eval_name=eval_name)
+    best_acc = -1.0
+    if resume:
+        if ckpt_dir is None or not (ckpt_dir / "last.pt").is_file():
+            raise TrainingError(f"resume=True but there is no checkpoint {ckpt_dir}/last.pt to resume from.")
+        state = torch.load(ckpt_dir / "last.pt", map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        history = History(**state["history"])
+        history.interrupted = False
+        best_acc = state["best_acc"]
+        _set_rng_state(state["rng"], train_loader)
+    else:
+        check_output(model, eval_loader, device)
+
+    per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    for epoch in range(len(history.epochs) + 1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        total_loss, correct, count = 0.0, 0, 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+        try:
+            for batch, (x, y) in enumerate(bar, 1):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                out = model(x)
+                loss = loss_fn(out, y, label_smoothing)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    lr = optimizer.param_groups[0]["lr"]
+                    kept = (
+                        f" The last good checkpoint is {ckpt_dir / 'last.pt'}." if ckpt_dir and history.epochs else ""
+                    )
+                    raise TrainingError(
+                        f"The loss became {loss_value} at epoch {epoch}, batch {batch} (learning rate "
+                        f"{lr:.4g}); training stopped.{kept} Try a lower learning rate or "
+                        "clip_grad_norm=1.0, and check the inputs for NaNs.",
+                        history,
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if clip_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+                optimizer.step()
+                if per_batch:
+                    scheduler.step()
+                total_loss += loss_value * len(y)
+                correct += (out.argmax(1) == y).sum().item()
+                count += len(y)
+                if batch % 20 == 0:
+                    bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.2%}")
+        except KeyboardInterrupt:
+            bar.close()
+            history.interrupted = True
+            where = f"; resume from {ckpt_dir / 'last.pt'} with resume=True" if ckpt_dir and history.epochs else ""
+            print(f"Interrupted in epoch {epoch}: returning the {len(history.epochs)} finished epochs{where}.")
+            return history
+        bar.close()
+
+        eval_loss, eval_acc = evaluate(model, eval_loader, device)
+        lr = optimizer.param_groups[0]["lr"]
+        if scheduler is not None and not per_batch:
+            scheduler.step(eval_loss) if plateau else scheduler.step()
+        history.epochs.append(
+            dict(
+                epoch=epoch,
+                train_loss=total_loss / count,
+                train_acc=correct / count,
+                eval_loss=eval_loss,
+                eval_acc=eval_acc,
+                lr=lr,
+                seconds=time.perf_counter() - start,
+            )
+        )
+        if progress:
+            r = history.epochs[-1]
+            print(
+                f"epoch {epoch:>2}/{epochs}  train loss {r['train_loss']:.4f} acc {r['train_acc']:.2%}  "
+                f"{eval_name} loss {eval_loss:.4f} acc {eval_acc:.2%}  lr {lr:.4g}  {r['seconds']:.1f}s"
+            )
+        if ckpt_dir is not None:
+            if eval_acc > best_acc:
+                _atomic_save({"model": model.state_dict(), "epoch": epoch, "eval_acc": eval_acc}, ckpt_dir / "best.pt")
+            best_acc = max(best_acc, eval_acc)
+            _atomic_save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "history": history.to_dict(),
+                    "best_acc": best_acc,
+                    "rng": _rng_state(train_loader),
+                },
+                ckpt_dir / "last.pt",
+            )
+        if target_acc is not None and history.target_epoch is None and eval_acc >= target_acc:
+            history.target_epoch = epoch
+            print(f"target {target_acc:.2%} reached at epoch {epoch}")
+            if stop_at_target:
+                break
+    return history

@@ -1,0 +1,53 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from mnist_course import plots  # noqa: E402
+from mnist_course.data import Augment  # noqa: E402
+from mnist_course.train import History  # noqa: E402
+
+
+def history(acc):
+    h = History()
+    for i, a in enumerate(acc, 1):
+        h.epochs.append(dict(epoch=i, train_loss=1 / i, train_acc=a - 0.01, eval_loss=0.5 / i, eval_acc=a, lr=0.1,
+                             seconds=1.0))  # fmt: skip
+    return h
+
+
+def predictions():
+    labels = torch.arange(10).repeat(3)
+    preds = labels.clone()
+    preds[[0, 5, 7]] = torch.tensor([3, 1, 2])
+    return {"inputs": torch.rand(30, 1, 28, 28), "labels": labels, "preds": preds, "losses": torch.rand(30)}
+
+
+def test_every_plot_returns_a_figure():
+    images = torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8)
+    figures = [
+        plots.show_samples(images, torch.arange(8)),
+        plots.show_augmentations(images[:2], Augment(degrees=15, erase_p=0.5), variants=3),
+        plots.plot_history(history([0.97, 0.98, 0.99]), title="t"),
+        plots.compare_histories({"a": history([0.98, 0.99]), "b": history([0.985, 0.995])}),
+        plots.show_misclassified(predictions()),
+        plots.plot_confusion(predictions()),
+    ]
+    assert all(isinstance(f, Figure) for f in figures)
+
+
+def test_misclassified_gallery_shows_highest_loss_first():
+    p = predictions()
+    p["losses"][[0, 5, 7]] = torch.tensor([0.5, 3.0, 1.0])
+    fig = plots.show_misclassified(p)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["5 → 1", "7 → 2", "0 → 3"]
+    assert fig._suptitle.get_text().startswith("3 misclassified")
+
+
+def test_confusion_counts():
+    fig = plots.plot_confusion(predictions())
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert texts == {"1", "2", "3"}
