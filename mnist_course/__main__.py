@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import course
+from . import atomic, course
 from .data import FILES, DataError, default_root, load_mnist, normalization_stats, stage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,21 +27,37 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+class RunError(RuntimeError):
+    """A notebook run failed; the message says which notebook, what and where the output went."""
+
+
 def _execute(notebook: Path, output: Path) -> float:
-    """Run `notebook` top to bottom in a fresh kernel (working folder: the notebook's), save to `output`."""
+    """Run `notebook` top to bottom in a fresh kernel (working folder: the notebook's), save to `output`.
+
+    Written atomically; if a cell fails, the partly executed notebook goes to `<output>.failed.ipynb`
+    instead, so a committed notebook is never replaced by a broken run.
+    """
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(notebook, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(
+    client = NotebookClient(
         nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
-    ).execute()
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        failed = output.with_suffix(".failed.ipynb")
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, failed)
+        raise RunError(
+            f"{notebook} failed in a cell ({err.ename}: {err.evalue}). The partly executed notebook is in "
+            f"{failed}; {notebook} was left unchanged."
+        ) from err
     seconds = time.perf_counter() - start
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, output)
+    atomic.write_text(output, nbformat.writes(nb))
     return seconds
 
 
@@ -69,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 1
         result = json.loads(result_file.read_text())
         result["wall_seconds"] = round(seconds, 1)
-        course.atomic_write_text(result_file, json.dumps(result, indent=1))
+        atomic.write_text(result_file, json.dumps(result, indent=1))
         print(
             f"  {'PASS' if result['passed'] else 'FAIL'}: final {result['final_test_acc']:.2%}, "
             f"min of last 3 {result['min_last3_test_acc']:.2%}, {seconds / 60:.1f} min -> {output}"
@@ -118,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except DataError as err:
+    except (DataError, RunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,8 +16,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import atomic
 from .inspect import count_params
-from .train import History, atomic_write_text
+from .train import History
 
 FAST_ENV = "MNIST_COURSE_FAST"
 RESULTS_ENV = "MNIST_COURSE_RESULTS_DIR"
@@ -54,18 +55,21 @@ def report(
     fast = fast_mode()
     params = count_params(model)
     final, min3 = history.final_acc, history.min_last(3)
-    threshold = FAST_FLOOR if fast else target_acc
-    checks = [
-        (params <= max_params, f"parameters {params:,} <= {max_params:,}"),
-        (
-            min3 >= threshold,
-            f"minimum {history.eval_name} accuracy over the last 3 epochs {min3:.2%} >= {threshold:.2%}",
-        ),
-    ]
+    checks = [(params <= max_params, f"parameters {params:,} <= {max_params:,}")]
+    if fast:  # 1-2 short epochs: the first is still warming up, so only the last one is checked
+        checks.append((final >= FAST_FLOOR, f"final {history.eval_name} accuracy {final:.2%} >= {FAST_FLOOR:.2%}"))
+    else:
+        checks.append(
+            (
+                min3 >= target_acc,
+                f"minimum {history.eval_name} accuracy over the last 3 epochs {min3:.2%} >= {target_acc:.2%}",
+            )
+        )
     if history.interrupted:
         checks.append((False, "the run finished all its epochs (it was interrupted)"))
     passed = all(ok for ok, _ in checks)
     print(f"mode: {'FAST (subset, few epochs: checks a sanity floor, not the target)' if fast else 'full'}")
+    print(f"minimum over the last 3 epochs: {min3:.2%}")
     print(f"epochs: {len(history.epochs)}   final-epoch {history.eval_name} accuracy: {final:.2%}")
     for ok, line in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {line}")
@@ -85,7 +89,7 @@ def report(
         "history": history.to_dict(),
     }
     if os.environ.get(RESULTS_ENV):
-        atomic_write_text(Path(os.environ[RESULTS_ENV]) / f"{notebook}.json", json.dumps(results, indent=1))
+        atomic.write_text(Path(os.environ[RESULTS_ENV]) / f"{notebook}.json", json.dumps(results, indent=1))
     return results
 
 
@@ -114,7 +118,7 @@ def sync_links(files: list[Path], url: str) -> list[Path]:
         text = path.read_text()
         new = _REPO_REFERENCE.sub(lambda m: f"{m.group(1)}{owner_repo}", text)
         if new != text:
-            atomic_write_text(path, new)
+            atomic.write_text(path, new)
             changed.append(path)
     return changed
 
@@ -148,4 +152,4 @@ def update_readme(readme: str | Path, results_dir: str | Path) -> None:
         raise ValueError(f"{readme} has no {TABLE_START} … {TABLE_END} markers for the results table")
     table = results_table(results_dir)
     pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.S)
-    atomic_write_text(readme, pattern.sub(lambda _: f"{TABLE_START}\n{table}\n{TABLE_END}", text))
+    atomic.write_text(readme, pattern.sub(lambda _: f"{TABLE_START}\n{table}\n{TABLE_END}", text))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+from . import atomic
 
 # MD5 of the decompressed files (the canonical originals) and their sizes in bytes.
 FILES = {
@@ -81,12 +84,6 @@ def _read_verified(raw: Path) -> dict:
         return {}
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _check_file(path: Path, name: str) -> str | None:
     """Return what is wrong with `path` as the file `name`, or None when it is the canonical file."""
     md5, size = FILES[name]
@@ -102,8 +99,8 @@ def _check_file(path: Path, name: str) -> str | None:
 
 def _fix_hint(root: Path) -> str:
     return (
-        f"Fix: delete it and stage the data again with `python -m mnist_course data --root {root}` "
-        f"(add `--from DIR` to copy from a folder holding the MNIST files, or set {SOURCE_ENV}=DIR)."
+        f"Fix: run `python -m mnist_course data --root {root}`, which replaces missing or bad files "
+        f"(add `--from DIR` to copy them from a folder holding the MNIST files, or set {SOURCE_ENV}=DIR)."
     )
 
 
@@ -123,7 +120,7 @@ def _problem(raw: Path, name: str, verified: dict) -> str | None:
 def _save_verified(raw: Path, verified: dict) -> None:
     if verified != _read_verified(raw):
         try:
-            _atomic_write_text(raw / _VERIFIED, json.dumps(verified))
+            atomic.write_text(raw / _VERIFIED, json.dumps(verified))
         except OSError:
             pass  # a read-only data folder still works; it is just hashed again next time
 
@@ -179,7 +176,7 @@ def _install(source: Path | None, fetch_url: str | None, name: str, raw: Path, r
             )
         tmp.chmod(0o644)  # mkstemp creates owner-only files
         os.replace(tmp, raw / name)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, gzip.BadGzipFile, http.client.HTTPException) as err:
         if source is None:
             raise  # a network failure: _download tries the next mirror
         raise DataError(
@@ -242,7 +239,7 @@ def _download(name: str, raw: Path, root: Path) -> None:
         try:
             _install(None, url, name, raw, root)
             return
-        except (OSError, DataError) as err:  # URLError and timeouts are OSErrors
+        except (OSError, EOFError, http.client.HTTPException, DataError) as err:  # URLError is an OSError
             errors.append(f"{url} ({getattr(err, 'reason', err)})")
     raise DataError(
         f"MNIST file {name} is not in {raw} and could not be downloaded: tried "

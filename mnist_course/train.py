@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import atomic
+
 PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
 
 
@@ -97,7 +99,7 @@ class History:
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            atomic_write_text(Path(path), text)
+            atomic.write_text(path, text)
         return text
 
     @classmethod
@@ -119,21 +121,6 @@ class History:
         if self.interrupted:
             lines.append("(interrupted)")
         return "\n".join(lines)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def loss_fn(output: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
@@ -218,6 +205,38 @@ def _set_rng_state(state: dict, train_loader) -> None:
         train_loader.generator.set_state(state["loader"])
 
 
+def _train_epoch(model, batches, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm):
+    """One pass over `batches`; returns mean loss and accuracy.
+
+    Raises FloatingPointError(loss, batch number, learning rate) at the first non-finite loss, before
+    the optimizer step, so the weights are never updated with it.
+    """
+    model.train()
+    total_loss, correct, count = 0.0, 0, 0
+    for batch, (x, y) in enumerate(batches, 1):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        out = model(x)
+        loss = loss_fn(out, y, label_smoothing)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise FloatingPointError(loss_value, batch, optimizer.param_groups[0]["lr"])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
+        total_loss += loss_value * len(y)
+        correct += (out.argmax(1) == y).sum().item()
+        count += len(y)
+        if batch % 20 == 0 and hasattr(batches, "set_postfix"):
+            batches.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.2%}")
+    if hasattr(batches, "close"):
+        batches.close()
+    return total_loss / count, correct / count
+
+
 def fit(
     model: torch.nn.Module,
     train_loader,
@@ -272,85 +291,59 @@ def fit(
     per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     for epoch in range(len(history.epochs) + 1, epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        total_loss, correct, count = 0.0, 0, 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
         try:
-            for batch, (x, y) in enumerate(bar, 1):
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                out = model(x)
-                loss = loss_fn(out, y, label_smoothing)
-                loss_value = loss.item()
-                if not math.isfinite(loss_value):
-                    lr = optimizer.param_groups[0]["lr"]
-                    kept = (
-                        f" The last good checkpoint is {ckpt_dir / 'last.pt'}." if ckpt_dir and history.epochs else ""
-                    )
-                    raise TrainingError(
-                        f"The loss became {loss_value} at epoch {epoch}, batch {batch} (learning rate "
-                        f"{lr:.4g}); training stopped.{kept} Try a lower learning rate or "
-                        "clip_grad_norm=1.0, and check the inputs for NaNs.",
-                        history,
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if clip_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-                optimizer.step()
-                if per_batch:
-                    scheduler.step()
-                total_loss += loss_value * len(y)
-                correct += (out.argmax(1) == y).sum().item()
-                count += len(y)
-                if batch % 20 == 0:
-                    bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.2%}")
+            start = time.perf_counter()
+            bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+            try:
+                batch_scheduler = scheduler if per_batch else None
+                train_loss, train_acc = _train_epoch(
+                    model, bar, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm
+                )
+            except FloatingPointError as err:
+                value, batch, lr = err.args
+                kept = f" The last good checkpoint is {ckpt_dir / 'last.pt'}." if ckpt_dir and history.epochs else ""
+                raise TrainingError(
+                    f"The loss became {value} at epoch {epoch}, batch {batch} (learning rate {lr:.4g}); training "
+                    f"stopped.{kept} Try a lower learning rate or clip_grad_norm=1.0, and check the inputs for NaNs.",
+                    history,
+                ) from None
+            eval_loss, eval_acc = evaluate(model, eval_loader, device)
+            lr = optimizer.param_groups[0]["lr"]
+            if scheduler is not None and not per_batch:
+                scheduler.step(eval_loss) if plateau else scheduler.step()
+            row = dict(
+                epoch=epoch, train_loss=train_loss, train_acc=train_acc, eval_loss=eval_loss, eval_acc=eval_acc,
+                lr=lr, seconds=time.perf_counter() - start,
+            )  # fmt: skip
+            reached = target_acc is not None and history.target_epoch is None and eval_acc >= target_acc
+            if reached:
+                history.target_epoch = epoch
+            if ckpt_dir is not None:
+                if eval_acc > best_acc:
+                    best = {"model": model.state_dict(), "epoch": epoch, "eval_acc": eval_acc}
+                    atomic.save(best, ckpt_dir / "best.pt")
+                best_acc = max(best_acc, eval_acc)
+                state = {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "history": {**history.to_dict(), "epochs": [*history.epochs, row]},
+                    "best_acc": best_acc,
+                    "rng": _rng_state(train_loader),
+                }
+                atomic.save(state, ckpt_dir / "last.pt")
+            history.epochs.append(row)  # only now is the epoch complete, checkpoint included
         except KeyboardInterrupt:
-            bar.close()
             history.interrupted = True
             where = f"; resume from {ckpt_dir / 'last.pt'} with resume=True" if ckpt_dir and history.epochs else ""
             print(f"Interrupted in epoch {epoch}: returning the {len(history.epochs)} finished epochs{where}.")
             return history
-        bar.close()
-
-        eval_loss, eval_acc = evaluate(model, eval_loader, device)
-        lr = optimizer.param_groups[0]["lr"]
-        if scheduler is not None and not per_batch:
-            scheduler.step(eval_loss) if plateau else scheduler.step()
-        history.epochs.append(
-            dict(
-                epoch=epoch,
-                train_loss=total_loss / count,
-                train_acc=correct / count,
-                eval_loss=eval_loss,
-                eval_acc=eval_acc,
-                lr=lr,
-                seconds=time.perf_counter() - start,
-            )
-        )
         if progress:
-            r = history.epochs[-1]
             print(
-                f"epoch {epoch:>2}/{epochs}  train loss {r['train_loss']:.4f} acc {r['train_acc']:.2%}  "
-                f"{eval_name} loss {eval_loss:.4f} acc {eval_acc:.2%}  lr {lr:.4g}  {r['seconds']:.1f}s"
+                f"epoch {epoch:>2}/{epochs}  train loss {train_loss:.4f} acc {train_acc:.2%}  "
+                f"{eval_name} loss {eval_loss:.4f} acc {eval_acc:.2%}  lr {lr:.4g}  {row['seconds']:.1f}s"
             )
-        if ckpt_dir is not None:
-            if eval_acc > best_acc:
-                _atomic_save({"model": model.state_dict(), "epoch": epoch, "eval_acc": eval_acc}, ckpt_dir / "best.pt")
-            best_acc = max(best_acc, eval_acc)
-            _atomic_save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "history": history.to_dict(),
-                    "best_acc": best_acc,
-                    "rng": _rng_state(train_loader),
-                },
-                ckpt_dir / "last.pt",
-            )
-        if target_acc is not None and history.target_epoch is None and eval_acc >= target_acc:
-            history.target_epoch = epoch
+        if reached:
             print(f"target {target_acc:.2%} reached at epoch {epoch}")
             if stop_at_target:
                 break

@@ -47,7 +47,7 @@ from torch import nn
 import mnist_course as mc
 from mnist_course import data, plots
 
-FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a small subset and 2 epochs, for tests and CI
+FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a 20k-image subset and 2 epochs, for tests and CI
 device = mc.pick_device()
 mc.seed_everything(1)
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
@@ -67,7 +67,7 @@ plots.show_augmentations(mnist.train_images[3:6], augment);
 BATCH_SIZE = 128
 EPOCHS = 2 if FAST else 15
 train_loader, test_loader = data.make_loaders(
-    batch_size=BATCH_SIZE, augment=augment, subset_size=10_000 if FAST else None, device=device, seed=1
+    batch_size=BATCH_SIZE, augment=augment, subset_size=20_000 if FAST else None, device=device, seed=1
 )
 print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} batches; "
       f"{test_loader.dataset_size:,} test images")
@@ -152,7 +152,7 @@ scheduler = torch.optim.lr_scheduler.OneCycleLR(
 )
 history = mc.fit(
     model, train_loader, test_loader, EPOCHS, optimizer, scheduler,
-    device=device, target_acc=0.994, checkpoint_dir="../checkpoints/02_bn_dropout_gap",
+    device=device, target_acc=0.994, checkpoint_dir="checkpoints/02_bn_dropout_gap",
 )
 
 # %%

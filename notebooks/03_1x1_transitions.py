@@ -47,7 +47,7 @@ from torch import nn
 import mnist_course as mc
 from mnist_course import data, plots
 
-FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a small subset and 2 epochs, for tests and CI
+FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a 20k-image subset and 2 epochs, for tests and CI
 device = mc.pick_device()
 mc.seed_everything(1)
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
@@ -57,7 +57,7 @@ mnist = mc.load_mnist()
 augment = data.Augment(degrees=12, translate=0.08, scale=(0.92, 1.08))
 BATCH_SIZE = 128
 EPOCHS = 2 if FAST else 15
-SUBSET = 10_000 if FAST else None
+SUBSET = 20_000 if FAST else None
 train_loader, test_loader = data.make_loaders(
     batch_size=BATCH_SIZE, augment=augment, subset_size=SUBSET, device=device, seed=1
 )
@@ -150,7 +150,7 @@ def make_optimizer(model, steps_per_epoch):
 optimizer, scheduler = make_optimizer(model, len(train_loader))
 history = mc.fit(
     model, train_loader, test_loader, EPOCHS, optimizer, scheduler,
-    device=device, target_acc=0.994, checkpoint_dir="../checkpoints/03_1x1_transitions",
+    device=device, target_acc=0.994, checkpoint_dir="checkpoints/03_1x1_transitions",
 )
 
 # %%
@@ -205,11 +205,11 @@ val_model = TransitionNet().to(device)
 optimizer, scheduler = make_optimizer(val_model, len(train_50k))
 val_history = mc.fit(
     val_model, train_50k, val_10k, EPOCHS, optimizer, scheduler,
-    device=device, eval_name="val", checkpoint_dir="../checkpoints/03_1x1_transitions_val",
+    device=device, eval_name="val", checkpoint_dir="checkpoints/03_1x1_transitions_val",
 )
 
 # %%
-best = torch.load("../checkpoints/03_1x1_transitions_val/best.pt", map_location=device)
+best = torch.load("checkpoints/03_1x1_transitions_val/best.pt", map_location=device)
 val_model.load_state_dict(best["model"])
 _, test_acc = mc.evaluate(val_model, test_only, device)
 print(f"epoch chosen on validation: {best['epoch']} (val accuracy {best['eval_acc']:.2%})")

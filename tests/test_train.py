@@ -218,3 +218,13 @@ def test_pick_device_prefers_an_accelerator(monkeypatch):
     assert train.pick_device().type == "mps"
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert train.pick_device().type == "cpu"
+
+
+def test_ctrl_c_during_evaluation_keeps_the_finished_epochs(loaders, tmp_path):
+    train_loader, test_loader = loaders
+    # __iter__ calls on the evaluation loader: 1 = the shape check, 2 = epoch 1, 3 = epoch 2.
+    interrupted = (train_loader, InterruptingLoader(test_loader, epoch=3, batch=0))
+    history = run(interrupted, epochs=3, checkpoint_dir=tmp_path)[3]
+    assert history.interrupted and [r["epoch"] for r in history.epochs] == [1]
+    saved = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert [r["epoch"] for r in saved["history"]["epochs"]] == [1]

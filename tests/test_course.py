@@ -1,0 +1,75 @@
+import json
+
+import pytest
+from torch import nn
+
+from mnist_course import course
+from mnist_course.train import History
+
+
+def history(accs, interrupted=False):
+    h = History(interrupted=interrupted)
+    for i, a in enumerate(accs, 1):
+        h.epochs.append(dict(epoch=i, train_loss=0.1, train_acc=a, eval_loss=0.1, eval_acc=a, lr=0.1, seconds=2.0))
+    return h
+
+
+MODEL = nn.Linear(10, 10)  # 110 parameters
+
+
+@pytest.fixture
+def full_mode(monkeypatch):
+    monkeypatch.setenv(course.FAST_ENV, "0")
+
+
+def test_fast_mode_reads_the_environment(monkeypatch):
+    monkeypatch.setenv(course.FAST_ENV, "1")
+    assert course.fast_mode()
+    monkeypatch.setenv(course.FAST_ENV, "0")
+    assert not course.fast_mode()
+    monkeypatch.delenv(course.FAST_ENV)
+    assert not course.fast_mode()
+
+
+def test_report_uses_minimum_of_last_three_epochs(full_mode, capsys):
+    r = course.report("nb", MODEL, history([0.99, 0.996, 0.993, 0.997]), max_params=200)
+    out = capsys.readouterr().out
+    assert r["final_test_acc"] == 0.997 and r["min_last3_test_acc"] == 0.993
+    assert not r["passed"] and "FAIL  minimum test accuracy over the last 3 epochs 99.30% >= 99.40%" in out
+    assert "PASS  parameters 110 <= 200" in out and "==> FAIL" in out and r["mode"] == "full"
+    assert course.report("nb", MODEL, history([0.99, 0.995, 0.994, 0.996]), max_params=200)["passed"]
+    assert not course.report("nb", MODEL, history([0.995] * 3), max_params=100)["passed"]
+
+
+def test_report_in_fast_mode_checks_the_floor_and_says_so(monkeypatch, capsys):
+    monkeypatch.setenv(course.FAST_ENV, "1")
+    r = course.report("nb", MODEL, history([0.96, 0.97]), max_params=200)
+    assert r["passed"] and r["mode"] == "fast"
+    assert "FAST" in capsys.readouterr().out
+    assert not course.report("nb", MODEL, history([0.5, 0.9]), max_params=200)["passed"]
+
+
+def test_interrupted_run_does_not_pass(full_mode):
+    assert not course.report("nb", MODEL, history([0.999] * 3, interrupted=True), max_params=200)["passed"]
+
+
+def test_results_file_table_and_readme(full_mode, tmp_path, monkeypatch):
+    monkeypatch.setenv(course.RESULTS_ENV, str(tmp_path / "results"))
+    course.report("02_x", MODEL, history([0.99, 0.995, 0.994, 0.996]), max_params=200)
+    saved = json.loads((tmp_path / "results" / "02_x.json").read_text())
+    assert set(saved) >= {"params", "epochs", "final_test_acc", "min_last3_test_acc", "device", "torch_version",
+                          "mode", "history"}  # fmt: skip
+    assert History(**saved["history"]).final_acc == 0.996
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{course.TABLE_START}\nold\n{course.TABLE_END}\noutro\n")
+    course.update_readme(readme, tmp_path / "results")
+    text = readme.read_text()
+    assert "old" not in text and text.startswith("intro") and text.endswith("outro\n")
+    assert "| `02_x` | 110 (≤ 200) | 4 | 99.60% | 99.40% | ≥ 99.40% | PASS |" in text
+
+
+def test_readme_without_markers_is_an_error(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no table here")
+    with pytest.raises(ValueError, match="markers"):
+        course.update_readme(readme, tmp_path)
