@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import atomic, course
 from .data import FILES, DataError, default_root, load_mnist, normalization_stats, stage
+from .train import NO_BARS_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -72,6 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     results_dir = REPO / "results" / ("fast" if args.fast else "")
     os.environ[course.FAST_ENV] = "1" if args.fast else "0"
     os.environ[course.RESULTS_ENV] = str(results_dir)
+    os.environ[NO_BARS_ENV] = "1"  # saved notebooks get the per-epoch lines, not widget placeholders
     for notebook in notebooks:
         output = results_dir / notebook.name if args.fast else notebook
         print(f"running {notebook} ({'fast' if args.fast else 'full'} mode) ...", flush=True)

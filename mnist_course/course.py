@@ -69,8 +69,8 @@ def report(
         checks.append((False, "the run finished all its epochs (it was interrupted)"))
     passed = all(ok for ok, _ in checks)
     print(f"mode: {'FAST (subset, few epochs: checks a sanity floor, not the target)' if fast else 'full'}")
-    print(f"minimum over the last 3 epochs: {min3:.2%}")
     print(f"epochs: {len(history.epochs)}   final-epoch {history.eval_name} accuracy: {final:.2%}")
+    print(f"minimum over the last 3 epochs: {min3:.2%}")
     for ok, line in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {line}")
     print(f"==> {'PASS' if passed else 'FAIL'}" + ("" if fast else f" (session target {target_acc:.2%})"))

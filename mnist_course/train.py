@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from . import atomic
 
+NO_BARS_ENV = "MNIST_COURSE_NO_BARS"
 PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
 
 
@@ -265,6 +266,8 @@ def fit(
       (weights of the best evaluation accuracy so far), both written atomically.
     - `resume=True` reloads `last.pt` (model, optimizer, scheduler, history, random state) and runs
       the remaining epochs, so 5 epochs and a resume to 15 equal one 15-epoch run.
+    - `progress`: tqdm bars with live loss/accuracy and one printed line per epoch
+      (set $MNIST_COURSE_NO_BARS=1 to keep only the lines).
     - Ctrl-C returns the history so far with `interrupted=True`; a NaN/inf loss raises
       TrainingError at once, leaving the last good checkpoint in place.
     """
@@ -288,12 +291,15 @@ def fit(
     else:
         check_output(model, eval_loader, device)
 
+    # Live bars are for people; `python -m mnist_course run` turns them off (the epoch lines stay), so
+    # executed notebooks hold text rather than placeholders of progress widgets.
+    bars = progress and os.environ.get(NO_BARS_ENV, "") != "1"
     per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     for epoch in range(len(history.epochs) + 1, epochs + 1):
         try:
             start = time.perf_counter()
-            bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+            bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not bars)
             try:
                 batch_scheduler = scheduler if per_batch else None
                 train_loss, train_acc = _train_epoch(

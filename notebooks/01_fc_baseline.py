@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -70,17 +72,22 @@ plots.show_samples(mnist.train_images[:24], mnist.train_labels[:24]);
 #
 # A 98.8% model gets about 120 of the 10,000 test digits wrong, and most of them are digits written
 # a little rotated, shifted or squeezed. Showing the network such variants during training teaches
-# it that they are the same digit. Each training image gets its **own** random rotation (±12°),
-# shift (±8% of the image), and scale (0.92–1.08): `augment_batch` warps the whole batch at once on
+# it that they are the same digit. Each training image gets its **own** random rotation (±8°),
+# shift (±5% of the image), and scale (0.95–1.05): `augment_batch` warps the whole batch at once on
 # the training device with one affine matrix per image. The padding is the black background, so
 # the strokes never touch a grey border.
+#
+# Why so mild? Augmentation makes the training problem harder, and we only have 15 epochs. In
+# development runs of this model and recipe on a 2-core CPU, a stronger setting (±12°, ±8%,
+# 0.92–1.08) left the network under-trained: 99.36% as the minimum of the last 3 epochs, against
+# 99.47% with the mild one.
 
 # %%
-augment = data.Augment(degrees=12, translate=0.08, scale=(0.92, 1.08))
+augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
 plots.show_augmentations(mnist.train_images[:3], augment);
 
 # %%
-BATCH_SIZE = 128
+BATCH_SIZE = 64  # without BatchNorm, many small steps suit this network better than fewer large ones
 EPOCHS = 2 if FAST else 15
 train_loader, test_loader = data.make_loaders(
     batch_size=BATCH_SIZE, augment=augment, subset_size=20_000 if FAST else None, device=device, seed=1
@@ -152,7 +159,8 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("no_batchnorm", "no
 # %% [markdown]
 # ## Training recipe
 #
-# * **SGD with momentum 0.9 (Nesterov)** and a small weight decay (1e-4).
+# * **SGD with momentum 0.9 (Nesterov)**, a small weight decay (1e-4), batches of 64 (938 updates
+#   per epoch).
 # * **One-cycle learning rate**: warm up from max_lr/25 to `max_lr` over the first 25% of the
 #   batches, then anneal to almost zero. The warm-up lets a network without BatchNorm start
 #   gently; the long anneal lets it settle into a minimum instead of bouncing around it. The seed

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -60,7 +62,10 @@ print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
 
 # %%
 mnist = mc.load_mnist()
-augment = data.Augment(degrees=12, translate=0.08, scale=(0.92, 1.08))
+plots.show_samples(mnist.train_images[24:40], mnist.train_labels[24:40]);
+
+# %%
+augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
 plots.show_augmentations(mnist.train_images[3:6], augment);
 
 # %%

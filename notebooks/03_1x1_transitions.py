@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -52,9 +54,21 @@ device = mc.pick_device()
 mc.seed_everything(1)
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
 
+# %% [markdown]
+# ## Data and augmentation
+#
+# Unchanged from sessions 1 and 2: the in-memory dataset, and per-sample random rotation, shift and
+# scale on every training batch.
+
 # %%
 mnist = mc.load_mnist()
-augment = data.Augment(degrees=12, translate=0.08, scale=(0.92, 1.08))
+plots.show_samples(mnist.train_images[40:56], mnist.train_labels[40:56]);
+
+# %%
+augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
+plots.show_augmentations(mnist.train_images[6:9], augment);
+
+# %%
 BATCH_SIZE = 128
 EPOCHS = 2 if FAST else 15
 SUBSET = 20_000 if FAST else None
