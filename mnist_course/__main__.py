@@ -70,28 +70,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     # Full runs update the committed notebooks and results/; fast runs go to results/fast/ so they
     # never overwrite the outputs of a full run.
-    results_dir = REPO / "results" / ("fast" if args.fast else "")
-    os.environ[course.FAST_ENV] = "1" if args.fast else "0"
-    os.environ[course.RESULTS_ENV] = str(results_dir)
-    os.environ[NO_BARS_ENV] = "1"  # saved notebooks get the per-epoch lines, not widget placeholders
-    for notebook in notebooks:
-        output = results_dir / notebook.name if args.fast else notebook
-        print(f"running {notebook} ({'fast' if args.fast else 'full'} mode) ...", flush=True)
-        seconds = _execute(notebook, output)
-        result_file = results_dir / f"{notebook.stem}.json"
-        if not result_file.is_file():
+    results_dir = Path(args.results_dir) / ("fast" if args.fast else "")
+    settings = {
+        course.FAST_ENV: "1" if args.fast else "0",
+        course.RESULTS_ENV: str(results_dir),
+        NO_BARS_ENV: "1",  # saved notebooks get the per-epoch lines, not widget placeholders
+    }
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)  # the kernels inherit these
+    try:
+        for notebook in notebooks:
+            output = results_dir / notebook.name if args.fast else notebook
+            print(f"running {notebook} ({'fast' if args.fast else 'full'} mode) ...", flush=True)
+            seconds = _execute(notebook, output)
+            result_file = results_dir / f"{notebook.stem}.json"
+            if not result_file.is_file():
+                raise RunError(f"{notebook} did not write {result_file} (does its last cell call report()?)")
+            result = json.loads(result_file.read_text())
+            result["wall_seconds"] = round(seconds, 1)
+            atomic.write_text(result_file, json.dumps(result, indent=1))
             print(
-                f"error: {notebook} did not write {result_file} (does its last cell call report()?)",
-                file=sys.stderr,
+                f"  {'PASS' if result['passed'] else 'FAIL'}: final {result['final_test_acc']:.2%}, "
+                f"min of last 3 {result['min_last3_test_acc']:.2%}, {seconds / 60:.1f} min -> {output}"
             )
-            return 1
-        result = json.loads(result_file.read_text())
-        result["wall_seconds"] = round(seconds, 1)
-        atomic.write_text(result_file, json.dumps(result, indent=1))
-        print(
-            f"  {'PASS' if result['passed'] else 'FAIL'}: final {result['final_test_acc']:.2%}, "
-            f"min of last 3 {result['min_last3_test_acc']:.2%}, {seconds / 60:.1f} min -> {output}"
-        )
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     if not args.fast:
         course.update_readme(REPO / "README.md", results_dir)
         print(f"README results table updated from {results_dir}/*.json")
@@ -130,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="subset and 1-2 epochs; outputs go to results/fast/, committed notebooks untouched",
     )
+    run.add_argument("--results-dir", default=str(REPO / "results"), help="where results JSON files go")
     run.set_defaults(func=cmd_run)
     links = sub.add_parser("links", help="point Colab badges and install lines at pyproject's repository URL")
     links.set_defaults(func=cmd_links)

@@ -50,7 +50,8 @@ def layer_table(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> 
 
     Receptive field arithmetic: a k×k window (dilation d) over a map whose neighbouring pixels are
     `jump` input pixels apart grows the field by (k - 1)·d·jump; a stride s multiplies the jump by s.
-    Global average pooling sees the whole map. Only nn.Module layers are seen, not F.* calls.
+    Global pooling, or flattening a map for a fully connected layer, covers the whole map. Only
+    nn.Module layers are seen, not F.* calls.
     """
     rows: list[Layer] = []
     rf, jump = 1, 1
@@ -61,8 +62,10 @@ def layer_table(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> 
         if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
             k, s, d = (_side(getattr(module, a, 1)) for a in ("kernel_size", "stride", "dilation"))
             rf, jump = rf + (k - 1) * d * jump, jump * s
-        elif isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
-            rf = max(rf, input_size[-1])
+        elif isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d | nn.Flatten) and _inputs[0].dim() == 4:
+            # Pooling a whole map, or flattening it for a fully connected layer, acts like a kernel as
+            # large as the map: every output now depends on all of its positions.
+            rf += (_inputs[0].shape[-1] - 1) * jump
         rows.append(
             Layer(
                 names[module],

@@ -156,6 +156,18 @@ def test_cli_error_is_one_paragraph_without_traceback(tmp_path):
     assert "does not exist" in result.stderr
 
 
+def test_cli_stages_from_a_folder_and_reports(mnist_root, tmp_path, capsys):
+    from mnist_course.__main__ import main
+
+    source = data.raw_dir(mnist_root)  # decompressed files work as a source as well as .gz
+    before = snapshot(source)
+    assert main(["data", "--root", str(tmp_path / "d"), "--from", str(source), "--no-download"]) == 0
+    out = capsys.readouterr().out
+    assert "4 files verified" in out and "mean 0.1307, std 0.3081" in out
+    assert snapshot(source) == before
+    assert raw_names(tmp_path / "d") == sorted([".verified.json", *data.FILES])
+
+
 # --- the real dataset in memory ----------------------------------------------------------------
 
 

@@ -57,3 +57,13 @@ def test_rubric_passes_and_fails_with_readable_lines():
 def test_rubric_rejects_unknown_items():
     with pytest.raises(ValueError, match="unknown rubric item 'batchnrom'"):
         check_rubric(small_net(), 1, require=("batchnrom",))
+
+
+def test_flatten_for_a_fully_connected_head_covers_the_whole_map():
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3), nn.MaxPool2d(2),  # 5x5 map, RF 10, jump 4
+        nn.Flatten(), nn.Linear(100, 10),
+    )  # fmt: skip
+    rows = layer_table(net)
+    assert (rows[3].output, rows[3].rf, rows[3].jump) == ((4, 5, 5), 10, 4)
+    assert rows[4].rf == 10 + 4 * 4 and rows[5].rf == 26
