@@ -183,7 +183,9 @@ plots.show_misclassified(predictions);
 # chance: with 10,000 test images, an accuracy near 99.4% has a standard error of about
 # √(0.994 × 0.006 / 10,000) ≈ 0.08 percentage points. The *maximum* of many noisy readings is
 # biased upwards, and choosing it means the test set was used to make a decision — it is no longer
-# an unbiased estimate of how the model does on new digits.
+# an unbiased estimate of how the model does on new digits. (With a one-cycle schedule the last
+# epochs run at a tiny learning rate, so the best epoch is often one of them and the numbers below
+# may agree; the bias is in the habit of picking, on average over runs, not in every single run.)
 
 # %%
 accs = history.column("eval_acc")
