@@ -1,8 +1,8 @@
 """mnist_course: the small helper every notebook of the course imports.
 
 One module per concern: `data` (files, loaders, augmentation), `train` (the loop, History,
-seeds, device), `inspect` (parameters, receptive fields, rubric), `plots`, and `course`
-(fast mode and the results cell).
+seeds, device), `inspect` (parameters, receptive fields, rubric), `plots`, `course`
+(fast mode and the results cell), and `atomic` (crash-safe file writes).
 """
 
 from .course import fast_mode, report
