@@ -41,6 +41,8 @@ MIRRORS = (
 SOURCE_ENV = "MNIST_COURSE_DATA_FROM"
 ROOT_ENV = "MNIST_COURSE_DATA"
 _VERIFIED = ".verified.json"
+# What reading a gzip file or a download can raise (URLError and timeouts are OSErrors).
+_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, http.client.HTTPException)
 
 
 class DataError(RuntimeError):
@@ -176,7 +178,7 @@ def _install(source: Path | None, fetch_url: str | None, name: str, raw: Path, r
             )
         tmp.chmod(0o644)  # mkstemp creates owner-only files
         os.replace(tmp, raw / name)
-    except (OSError, EOFError, gzip.BadGzipFile, http.client.HTTPException) as err:
+    except _READ_ERRORS as err:
         if source is None:
             raise  # a network failure: _download tries the next mirror
         raise DataError(
@@ -239,7 +241,7 @@ def _download(name: str, raw: Path, root: Path) -> None:
         try:
             _install(None, url, name, raw, root)
             return
-        except (OSError, EOFError, http.client.HTTPException, DataError) as err:  # URLError is an OSError
+        except (*_READ_ERRORS, DataError) as err:
             errors.append(f"{url} ({getattr(err, 'reason', err)})")
     raise DataError(
         f"MNIST file {name} is not in {raw} and could not be downloaded: tried "

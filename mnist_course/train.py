@@ -206,15 +206,28 @@ def _set_rng_state(state: dict, train_loader) -> None:
         train_loader.generator.set_state(state["loader"])
 
 
-def _train_epoch(model, batches, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm):
-    """One pass over `batches`; returns mean loss and accuracy.
+def _save_resume_point(path, model, optimizer, scheduler, history, best_acc, train_loader) -> None:
+    """Everything `fit(resume=True)` needs to continue exactly: weights, optimizer, scheduler, random state."""
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "history": history.to_dict(),
+        "best_acc": best_acc,
+        "rng": _rng_state(train_loader),
+    }
+    atomic.save(state, path)
+
+
+def _train_epoch(model, bar: tqdm, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm):
+    """One pass over the batches of `bar`; returns mean loss and accuracy.
 
     Raises FloatingPointError(loss, batch number, learning rate) at the first non-finite loss, before
     the optimizer step, so the weights are never updated with it.
     """
     model.train()
     total_loss, correct, count = 0.0, 0, 0
-    for batch, (x, y) in enumerate(batches, 1):
+    for batch, (x, y) in enumerate(bar, 1):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         out = model(x)
         loss = loss_fn(out, y, label_smoothing)
@@ -231,10 +244,8 @@ def _train_epoch(model, batches, optimizer, batch_scheduler, device, label_smoot
         total_loss += loss_value * len(y)
         correct += (out.argmax(1) == y).sum().item()
         count += len(y)
-        if batch % 20 == 0 and hasattr(batches, "set_postfix"):
-            batches.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.2%}")
-    if hasattr(batches, "close"):
-        batches.close()
+        if batch % 20 == 0:
+            bar.set_postfix(loss=f"{total_loss / count:.4f}", acc=f"{correct / count:.2%}")
     return total_loss / count, correct / count
 
 
@@ -295,16 +306,16 @@ def fit(
     # executed notebooks hold text rather than placeholders of progress widgets.
     bars = progress and os.environ.get(NO_BARS_ENV, "") != "1"
     per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
+    batch_scheduler = scheduler if per_batch else None
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     for epoch in range(len(history.epochs) + 1, epochs + 1):
         try:
             start = time.perf_counter()
-            bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not bars)
             try:
-                batch_scheduler = scheduler if per_batch else None
-                train_loss, train_acc = _train_epoch(
-                    model, bar, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm
-                )
+                with tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not bars) as bar:
+                    train_loss, train_acc = _train_epoch(
+                        model, bar, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm
+                    )
             except FloatingPointError as err:
                 value, batch, lr = err.args
                 kept = f" The last good checkpoint is {ckpt_dir / 'last.pt'}." if ckpt_dir and history.epochs else ""
@@ -329,15 +340,8 @@ def fit(
                     best = {"model": model.state_dict(), "epoch": epoch, "eval_acc": eval_acc}
                     atomic.save(best, ckpt_dir / "best.pt")
                 best_acc = max(best_acc, eval_acc)
-                state = {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "history": {**history.to_dict(), "epochs": [*history.epochs, row]},
-                    "best_acc": best_acc,
-                    "rng": _rng_state(train_loader),
-                }
-                atomic.save(state, ckpt_dir / "last.pt")
+                finished = History(**{**history.to_dict(), "epochs": [*history.epochs, row]})
+                _save_resume_point(ckpt_dir / "last.pt", model, optimizer, scheduler, finished, best_acc, train_loader)
             history.epochs.append(row)  # only now is the epoch complete, checkpoint included
         except KeyboardInterrupt:
             history.interrupted = True
