@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 import torch
+
+WINDOWS = sys.platform == "win32"
 
 
 def _tmp(path: Path) -> Path:
@@ -13,12 +17,29 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
+def replace(tmp: str | Path, path: str | Path, attempts: int = 5) -> None:
+    """`os.replace(tmp, path)`, atomic on the same filesystem.
+
+    On Windows a rename fails with PermissionError while another process holds either file open
+    (a virus scanner or the search indexer reading the new one, a program keeping the old one open), so
+    there it is retried for up to 1.5 seconds before the error is raised; elsewhere it is not retried.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError:
+            if not WINDOWS or attempt == attempts:
+                raise
+            time.sleep(0.05 * 2**attempt)
+
+
 def write_text(path: str | Path, text: str) -> None:
-    """Replace `path` with `text` in one step (os.replace is atomic on the same filesystem)."""
+    """Replace `path` with `text` in one step, as UTF-8 whatever the platform's default encoding."""
     path = Path(path)
     tmp = _tmp(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    tmp.write_text(text, encoding="utf-8")
+    replace(tmp, path)
 
 
 def save(obj, path: str | Path) -> None:
@@ -26,4 +47,4 @@ def save(obj, path: str | Path) -> None:
     path = Path(path)
     tmp = _tmp(path)
     torch.save(obj, tmp)
-    os.replace(tmp, path)
+    replace(tmp, path)
