@@ -9,6 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .data import Augment, augment_batch
+from .lr_finder import LRFinderResult
 from .train import History
 
 
@@ -115,5 +116,30 @@ def plot_confusion(predictions: dict[str, torch.Tensor], num_classes: int = 10) 
         yticks=range(num_classes),
         title="confusion matrix (log colour scale)",
     )
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_find(result: LRFinderResult, ax=None) -> Figure:
+    """The LR range test: smoothed loss against the learning rate (log scale), the suggestion marked.
+
+    `result` is what `lr_finder.lr_find` returns; the faint line is the loss of each batch. Pass `ax`
+    to draw into an existing chart.
+    """
+    fig, ax = plt.subplots(figsize=(7, 4)) if ax is None else (ax.figure, ax)
+    lrs, losses = result.lrs, result.losses
+    ax.plot(lrs, result.raw_losses, color="gray", alpha=0.3, linewidth=0.8, label="loss per batch")
+    ax.plot(lrs, losses, color="C0", label="smoothed loss")
+    low = lrs.index(result.min_loss_lr)
+    ax.plot(lrs[low], losses[low], "o", color="black", label=f"lowest loss at {lrs[low]:.2g}")
+    if result.steepest_lr is not None:
+        steep = lrs.index(result.steepest_lr)
+        ax.plot(lrs[steep], losses[steep], "v", color="C2", label=f"steepest at {lrs[steep]:.2g}")
+    ax.axvline(result.suggested_lr, color="crimson", linestyle="--", label=f"suggested {result.suggested_lr:.2g}")
+    ax.set_xscale("log")
+    ax.set_ylim(min(losses) - 0.05 * abs(min(losses)), 1.5 * max(losses[0], losses[low]))  # clip the blow-up
+    ax.set(xlabel="learning rate (log scale)", ylabel="training loss", title="learning-rate range test")
+    ax.grid(alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     return fig
