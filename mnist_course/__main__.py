@@ -1,17 +1,22 @@
-"""Command line: `python -m mnist_course data|run ...` (see --help)."""
+"""Command line: `python -m mnist_course data|run|sweep|links ...` (see --help)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import atomic, course
+from . import atomic, course, experiments
 from .data import FILES, DataError, default_root, load_mnist, normalization_stats, stage
-from .train import NO_BARS_ENV
+from .experiments import ParameterError
+from .train import NO_BARS_ENV, THREADS_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,11 +36,16 @@ def cmd_data(args: argparse.Namespace) -> int:
 class RunError(RuntimeError):
     """A notebook run failed; the message says which notebook, what and where the output went."""
 
+    def __init__(self, message: str, ename: str = ""):
+        super().__init__(message)
+        self.ename = ename  # the exception's name inside the notebook, e.g. "TrainingError"
 
-def _execute(notebook: Path, output: Path) -> float:
+
+def _execute(notebook: Path, output: Path, parameters: dict | None = None) -> float:
     """Run `notebook` top to bottom in a fresh kernel (working folder: the notebook's), save to `output`.
 
-    Written atomically; if a cell fails, the partly executed notebook goes to `<output>.failed.ipynb`
+    `parameters` are set in a cell right after the one tagged `parameters` (papermill's way). Written
+    atomically; if a cell fails, the partly executed notebook goes to `<output>.failed.ipynb`
     instead, so a committed notebook is never replaced by a broken run.
     """
     import nbformat
@@ -43,6 +53,8 @@ def _execute(notebook: Path, output: Path) -> float:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(notebook, as_version=4)
+    if parameters:
+        experiments.inject_parameters(nb, parameters)
     client = NotebookClient(
         nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
     )
@@ -55,11 +67,89 @@ def _execute(notebook: Path, output: Path) -> float:
         nbformat.write(nb, failed)
         raise RunError(
             f"{notebook} failed in a cell ({err.ename}: {err.evalue}). The partly executed notebook is in "
-            f"{failed}; {notebook} was left unchanged."
+            f"{failed}; {notebook} was left unchanged.",
+            err.ename,
         ) from err
     seconds = time.perf_counter() - start
     atomic.write_text(output, nbformat.writes(nb))
     return seconds
+
+
+@contextlib.contextmanager
+def _environment(settings: dict[str, str]):
+    """Set environment variables (which the notebook kernels inherit) for the block, then restore them."""
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _mode_settings(fast: bool, results_dir: Path) -> dict[str, str]:
+    return {
+        course.FAST_ENV: "1" if fast else "0",
+        course.RESULTS_ENV: str(results_dir),
+        NO_BARS_ENV: "1",  # saved notebooks get the per-epoch lines, not widget placeholders
+    }
+
+
+def run_notebook(notebook: Path, fast: bool, results_dir: Path) -> dict:
+    """Execute a committed notebook with its defaults (in place, or into results_dir in fast mode)."""
+    output = results_dir / notebook.name if fast else notebook
+    print(f"running {notebook} ({'fast' if fast else 'full'} mode) ...", flush=True)
+    with _environment(_mode_settings(fast, results_dir)):
+        seconds = _execute(notebook, output)
+    result_file = results_dir / f"{notebook.stem}.json"
+    if not result_file.is_file():
+        raise RunError(f"{notebook} did not write {result_file} (does its last cell call report()?)")
+    result = json.loads(result_file.read_text()) | {"wall_seconds": round(seconds, 1)}
+    atomic.write_text(result_file, json.dumps(result, indent=1))
+    print(
+        f"  {'PASS' if result['passed'] else 'FAIL'}: final {result['final_test_acc']:.2%}, "
+        f"min of last 3 {result['min_last3_test_acc']:.2%}, {seconds / 60:.1f} min -> {output}"
+    )
+    return result
+
+
+def run_variant(notebook: Path, overrides: dict, seed: int, fast: bool, results_dir: Path) -> dict:
+    """Run `notebook` with `overrides` and `seed` into results_dir/runs/<notebook>/<variant>/seed<N>.json.
+
+    The committed notebook is never touched: the executed copy goes next to the JSON (git-ignored).
+    A run that stops with a TrainingError (e.g. the loss became NaN) is a result too: its file holds
+    the error instead of accuracies. Any other failure raises RunError and writes no file.
+    """
+    parameters = experiments.check_overrides(notebook, {**overrides, "SEED": seed})
+    target = experiments.run_file(results_dir, notebook.stem, overrides, seed)
+    scratch = target.parent / f".seed{seed}.running"
+    shutil.rmtree(scratch, ignore_errors=True)
+    settings = _mode_settings(fast, scratch) | {course.CHECKPOINTS_ENV: str(scratch / "checkpoints")}
+    record = {"notebook": notebook.stem, "variant": experiments.variant_name(overrides), "seed": seed}
+    try:
+        with _environment(settings):
+            seconds = _execute(notebook, target.with_suffix(".ipynb"), {**overrides, "SEED": seed})
+        result = json.loads((scratch / f"{notebook.stem}.json").read_text())
+        record |= result | {"wall_seconds": round(seconds, 1)}
+    except RunError as err:
+        if err.ename != "TrainingError":
+            raise
+        record |= {"error": str(err), "mode": "fast" if fast else "full", "passed": False}
+    except FileNotFoundError:
+        raise RunError(f"{notebook} did not write its results (does its last cell call report()?)") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    record |= {"parameters": parameters, "seed": seed}
+    atomic.write_text(target, json.dumps(record, indent=1))
+    return record
+
+
+def _runs_dir(args: argparse.Namespace) -> Path:
+    # Fast runs go to results/fast/ so they never mix with (or overwrite) full runs.
+    return Path(args.results_dir) / ("fast" if args.fast else "")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -68,40 +158,106 @@ def cmd_run(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no such notebook: {', '.join(missing)}", file=sys.stderr)
         return 2
-    # Full runs update the committed notebooks and results/; fast runs go to results/fast/ so they
-    # never overwrite the outputs of a full run.
-    results_dir = Path(args.results_dir) / ("fast" if args.fast else "")
-    settings = {
-        course.FAST_ENV: "1" if args.fast else "0",
-        course.RESULTS_ENV: str(results_dir),
-        NO_BARS_ENV: "1",  # saved notebooks get the per-epoch lines, not widget placeholders
-    }
-    saved = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)  # the kernels inherit these
-    try:
-        for notebook in notebooks:
-            output = results_dir / notebook.name if args.fast else notebook
-            print(f"running {notebook} ({'fast' if args.fast else 'full'} mode) ...", flush=True)
-            seconds = _execute(notebook, output)
-            result_file = results_dir / f"{notebook.stem}.json"
-            if not result_file.is_file():
-                raise RunError(f"{notebook} did not write {result_file} (does its last cell call report()?)")
-            result = json.loads(result_file.read_text())
-            result["wall_seconds"] = round(seconds, 1)
-            atomic.write_text(result_file, json.dumps(result, indent=1))
-            print(
-                f"  {'PASS' if result['passed'] else 'FAIL'}: final {result['final_test_acc']:.2%}, "
-                f"min of last 3 {result['min_last3_test_acc']:.2%}, {seconds / 60:.1f} min -> {output}"
-            )
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    results_dir = _runs_dir(args)
+    if args.parameters or args.seeds:
+        if len(notebooks) != 1:
+            raise ParameterError("-p and --seeds apply to one notebook: name exactly one")
+        notebook = notebooks[0]
+        overrides = experiments.parse_overrides(args.parameters)
+        defaults = experiments.check_overrides(notebook, overrides)  # bad names/values stop here
+        for seed in experiments.parse_seeds(args.seeds) if args.seeds else [defaults["SEED"]]:
+            print(f"running {notebook.stem} {experiments.variant_name(overrides)} seed {seed} ...", flush=True)
+            record = run_variant(notebook, overrides, seed, args.fast, results_dir)
+            print(f"  {_describe(record)} -> {experiments.run_file(results_dir, notebook.stem, overrides, seed)}")
+        return 0
+    for notebook in notebooks:
+        run_notebook(notebook, args.fast, results_dir)
     if not args.fast:
         course.update_readme(REPO / "README.md", results_dir)
         print(f"README results table updated from {results_dir}/*.json")
+    return 0
+
+
+def _describe(record: dict) -> str:
+    if "error" in record:
+        return f"FAILED: {record['error']}"
+    return (
+        f"{'PASS' if record['passed'] else 'FAIL'}: final {record['final_test_acc']:.2%}, "
+        f"min of last 3 {record['min_last3_test_acc']:.2%}, {record['wall_seconds'] / 60:.1f} min"
+    )
+
+
+def _run_in_subprocess(notebook: Path, overrides: dict, seed: int, args: argparse.Namespace, threads: int) -> None:
+    """One sweep run as `python -m mnist_course run ...` in its own process, with `threads` threads."""
+    command = [sys.executable, "-m", "mnist_course", "run", str(notebook), "--seeds", str(seed)]
+    command += ["--results-dir", args.results_dir] + (["--fast"] if args.fast else [])
+    command += ["-p", experiments.variant_name(overrides)] if overrides else []
+    env = os.environ | {THREADS_ENV: str(threads), "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RunError(done.stderr.strip().removeprefix("error: ") or f"exit code {done.returncode}")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    notebooks = [Path(n) for n in args.notebooks] or sorted((REPO / "notebooks").glob("*.ipynb"))
+    results_dir = _runs_dir(args)
+    plan = [(nb, overrides, seeds) for nb in notebooks for overrides, seeds in experiments.sweep_plan(nb)]
+    jobs = [(nb, o, s) for nb, o, seeds in plan for s in seeds]
+    todo = [j for j in jobs if not experiments.run_file(results_dir, j[0].stem, j[1], j[2]).is_file()]
+    print(
+        f"{len(jobs)} runs declared, {len(jobs) - len(todo)} already done, {len(todo)} to run "
+        f"({'fast' if args.fast else 'full'} mode, {args.workers} at a time)",
+        flush=True,
+    )
+    failures = []
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+
+    def one(job):
+        nb, overrides, seed = job
+        name = f"{nb.stem} {experiments.variant_name(overrides)} seed {seed}"
+        try:
+            if args.workers == 1:
+                run_variant(nb, overrides, seed, args.fast, results_dir)
+            else:
+                _run_in_subprocess(nb, overrides, seed, args, threads)
+        except RunError as err:
+            failures.append(f"{name}: {err}")
+        return name
+
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="run", file=sys.stdout)
+    try:
+        with ThreadPoolExecutor(args.workers) as pool:
+            for name in pool.map(one, todo):
+                bar.set_postfix_str(name)
+                bar.update()
+    except KeyboardInterrupt:
+        bar.close()
+        print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    bar.close()
+    tables = [
+        experiments.summary_table(nb.stem, experiments.summaries(results_dir, nb.stem))
+        for nb in dict.fromkeys(notebooks)
+    ]
+    print("\n\n".join(tables))
+    if not args.fast:
+        course.replace_block(REPO / "README.md", "\n\n".join(tables), course.SWEEP_MARKERS)
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    if args.job:
+        bench._job(args.job)
+    elif args.load:
+        bench.load(args.images)
+    else:
+        bench.speed(args.batches, args.repeats)
     return 0
 
 
@@ -130,21 +286,41 @@ def main(argv: list[str] | None = None) -> int:
     data.add_argument("--root", default=None, help=f"data folder (default: {default_root()})")
     data.add_argument("--no-download", action="store_true", help="never try the network")
     data.set_defaults(func=cmd_data)
-    run = sub.add_parser("run", help="execute notebooks, write results/*.json and the README table")
-    run.add_argument("notebooks", nargs="*", help="default: every notebooks/*.ipynb")
-    run.add_argument(
-        "--fast",
-        action="store_true",
-        help="subset and 1-2 epochs; outputs go to results/fast/, committed notebooks untouched",
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("notebooks", nargs="*", help="default: every notebooks/*.ipynb")
+        p.add_argument("--fast", action="store_true", help="subset and 1-2 epochs; results go to results/fast/")
+        p.add_argument("--results-dir", default=str(REPO / "results"), help="where results JSON files go")
+
+    run = sub.add_parser(
+        "run",
+        help="execute notebooks, write results/*.json and the README table; with -p/--seeds, one "
+        "notebook's variant into results/runs/",
     )
-    run.add_argument("--results-dir", default=str(REPO / "results"), help="where results JSON files go")
+    common(run)
+    run.add_argument(
+        "-p", dest="parameters", action="append", default=[], metavar="NAME=VALUE",
+        help="set a parameter of the notebook's parameters cell (repeatable); the committed notebook is untouched",
+    )  # fmt: skip
+    run.add_argument("--seeds", help="run each of these seeds, e.g. 1-5 or 1,3,7 (default: the notebook's SEED)")
     run.set_defaults(func=cmd_run)
+    sweep = sub.add_parser("sweep", help="run every variant and seed the notebooks declare (skips finished runs)")
+    common(sweep)
+    sweep.add_argument("--workers", type=int, default=1, help="runs at a time, each with cores/workers threads")
+    sweep.set_defaults(func=cmd_sweep)
+    bench = sub.add_parser("bench", help="measure the course's training path against the classic one")
+    bench.add_argument("--batches", type=int, default=100, help="training batches per repeat")
+    bench.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is printed)")
+    bench.add_argument("--load", action="store_true", help="N trainings at once instead: contention")
+    bench.add_argument("--images", type=int, default=10_000, help="with --load: images per training")
+    bench.add_argument("--job", type=int, default=0, help=argparse.SUPPRESS)  # one --load training
+    bench.set_defaults(func=cmd_bench)
     links = sub.add_parser("links", help="point Colab badges and install lines at pyproject's repository URL")
     links.set_defaults(func=cmd_links)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, RunError) as err:
+    except (DataError, RunError, ParameterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,12 +22,19 @@ from .train import History
 
 FAST_ENV = "MNIST_COURSE_FAST"
 RESULTS_ENV = "MNIST_COURSE_RESULTS_DIR"
+CHECKPOINTS_ENV = "MNIST_COURSE_CHECKPOINTS"
 FAST_FLOOR = 0.95  # sanity floor for fast mode: a few hundred batches must still learn the digits
 
 
 def fast_mode() -> bool:
     """True when $MNIST_COURSE_FAST is 1: notebooks then train on a subset for 1–2 epochs (tests, CI)."""
     return os.environ.get(FAST_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def checkpoint_dir(name: str) -> Path:
+    """`checkpoints/<name>` next to the notebook, or under $MNIST_COURSE_CHECKPOINTS when the runner
+    gives each run its own folder (so runs going on at the same time never share a checkpoint)."""
+    return Path(os.environ.get(CHECKPOINTS_ENV) or "checkpoints") / name
 
 
 def device_name(device: torch.device | str) -> str:
@@ -46,11 +53,13 @@ def report(
     max_params: int,
     target_acc: float = 0.994,
     device: torch.device | str = "cpu",
+    extra: dict | None = None,
 ) -> dict:
     """The results cell: print final-epoch and last-3-minimum accuracy against the target, PASS/FAIL.
 
     In fast mode the accuracy is checked against a sanity floor instead, and says so. Writes the
-    results JSON when $MNIST_COURSE_RESULTS_DIR is set. Returns the results as a dict.
+    results JSON when $MNIST_COURSE_RESULTS_DIR is set, with `extra` (further measurements of the
+    run, e.g. accuracy on shifted digits) under "extra". Returns the results as a dict.
     """
     fast = fast_mode()
     params = count_params(model)
@@ -87,6 +96,7 @@ def report(
         "torch_version": torch.__version__,
         "mode": "fast" if fast else "full",
         "history": history.to_dict(),
+        "extra": extra or {},
     }
     if os.environ.get(RESULTS_ENV):
         atomic.write_text(Path(os.environ[RESULTS_ENV]) / f"{notebook}.json", json.dumps(results, indent=1))
@@ -95,9 +105,30 @@ def report(
 
 def repo_url(pyproject: str | Path) -> str:
     """The project's GitHub URL, defined once in pyproject.toml's [project.urls] Repository."""
-    import tomllib
+    text = Path(pyproject).read_text(encoding="utf-8")
+    try:
+        import tomllib  # novm: Python 3.11+, and 3.10 takes the except branch
+    except ModuleNotFoundError:  # Python 3.10: no TOML parser in the standard library
+        return _repository_line(text).rstrip("/")
+    return tomllib.loads(text)["project"]["urls"]["Repository"].rstrip("/")
 
-    return tomllib.loads(Path(pyproject).read_text())["project"]["urls"]["Repository"].rstrip("/")
+
+def _repository_line(text: str) -> str:
+    """`Repository = "…"` from the [project.urls] table of pyproject.toml text, without a TOML parser.
+
+    Enough for the one line this project writes (a quoted string without escapes, optional comment);
+    anything else is an error that says so rather than a wrong URL.
+    """
+    in_urls = False
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            in_urls = line.partition("#")[0].strip() == "[project.urls]"
+        elif in_urls:
+            found = re.fullmatch(r"""["']?Repository["']?\s*=\s*(["'])([^"'\\]*)\1\s*(#.*)?""", line)
+            if found:
+                return found.group(2)
+    raise ValueError('pyproject.toml has no `Repository = "https://github.com/OWNER/REPO"` in [project.urls]')
 
 
 # The three places the course names its own repository: Colab badges, `pip install git+…`, `git clone`.
@@ -115,7 +146,7 @@ def sync_links(files: list[Path], url: str) -> list[Path]:
     owner_repo = url.removeprefix("https://github.com/")
     changed = []
     for path in files:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         new = _REPO_REFERENCE.sub(lambda m: f"{m.group(1)}{owner_repo}", text)
         if new != text:
             atomic.write_text(path, new)
@@ -124,6 +155,8 @@ def sync_links(files: list[Path], url: str) -> list[Path]:
 
 
 TABLE_START, TABLE_END = "<!-- results:start -->", "<!-- results:end -->"
+RESULTS_MARKERS = (TABLE_START, TABLE_END)
+SWEEP_MARKERS = ("<!-- sweep:start -->", "<!-- sweep:end -->")
 
 
 def results_table(results_dir: str | Path) -> str:
@@ -133,7 +166,7 @@ def results_table(results_dir: str | Path) -> str:
         "|---|---:|---:|---:|---:|---:|:-:|---:|---|---|",
     ]
     for path in sorted(Path(results_dir).glob("*.json")):
-        r = json.loads(path.read_text())
+        r = json.loads(path.read_text(encoding="utf-8"))
         minutes = r.get("wall_seconds", 0) / 60
         lines.append(
             f"| `{r['notebook']}` | {r['params']:,} (≤ {r['max_params']:,}) | {r['epochs']} | "
@@ -144,12 +177,17 @@ def results_table(results_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
-def update_readme(readme: str | Path, results_dir: str | Path) -> None:
-    """Replace the text between the results markers of the README with a fresh results table."""
+def replace_block(readme: str | Path, text: str, markers: tuple[str, str]) -> None:
+    """Replace what stands between the two `markers` lines of the README with `text`."""
     readme = Path(readme)
-    text = readme.read_text()
-    if TABLE_START not in text or TABLE_END not in text:
-        raise ValueError(f"{readme} has no {TABLE_START} … {TABLE_END} markers for the results table")
-    table = results_table(results_dir)
-    pattern = re.compile(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), re.S)
-    atomic.write_text(readme, pattern.sub(lambda _: f"{TABLE_START}\n{table}\n{TABLE_END}", text))
+    start, end = markers
+    content = readme.read_text(encoding="utf-8")
+    if start not in content or end not in content:
+        raise ValueError(f"{readme} has no {start} … {end} markers to put the table between")
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    atomic.write_text(readme, pattern.sub(lambda _: f"{start}\n{text}\n{end}", content))
+
+
+def update_readme(readme: str | Path, results_dir: str | Path) -> None:
+    """Regenerate the README's results table from results_dir/*.json."""
+    replace_block(readme, results_table(results_dir), RESULTS_MARKERS)

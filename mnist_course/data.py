@@ -177,7 +177,7 @@ def _install(source: Path | None, fetch_url: str | None, name: str, raw: Path, r
                 f"`python -m mnist_course data --root {root}` again."
             )
         tmp.chmod(0o644)  # mkstemp creates owner-only files
-        os.replace(tmp, raw / name)
+        atomic.replace(tmp, raw / name)  # retried on Windows while a scanner holds the file
     except _READ_ERRORS as err:
         if source is None:
             raise  # a network failure: _download tries the next mirror
@@ -386,6 +386,29 @@ def augment_batch(images: torch.Tensor, aug: Augment, generator: torch.Generator
         erase = (uniform(0, 1) < aug.erase_p).view(n, 1, 1) & box
         out = out.masked_fill(erase.unsqueeze(1), 0.0)
     return out
+
+
+def shifted(images: torch.Tensor, degrees: float = 0.0, pixels: int = 0, seed: int = 0) -> torch.Tensor:
+    """A fixed, seeded copy of uint8 images (N, H, W), each rotated by +/-`degrees` and shifted by
+    +/-`pixels` along each axis (signs drawn per image): a test set for robustness to shifts.
+
+    Unlike `Augment`, the sizes are exact (only the signs are random) and the same seed always
+    gives the same images, so accuracies on it can be compared between runs.
+    """
+    n, h, w = images.shape
+    g = torch.Generator().manual_seed(seed)
+
+    def sign() -> torch.Tensor:
+        return torch.randint(0, 2, (n,), generator=g).float() * 2 - 1
+
+    angle = sign() * degrees * math.pi / 180
+    tx, ty = sign() * pixels * 2 / w, sign() * pixels * 2 / h  # grid units: the image spans [-1, 1]
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos, -sin, -tx], 1), torch.stack([sin, cos, -ty], 1)], 1)
+    x = images.unsqueeze(1).float()
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+    return out.squeeze(1).round().clamp(0, 255).to(torch.uint8)
 
 
 class TensorLoader:

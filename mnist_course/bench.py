@@ -1,0 +1,183 @@
+"""`python -m mnist_course bench`: the course's training path against the classic one, measured in one run.
+
+Speed claims in the README come from here; every ratio is against a baseline timed in the same
+run on the same machine. Two measurements:
+
+- default: session 3's model, batch 128, the same augmentation ranges, trained by the same loop
+  (`train._train_epoch`) from (a) the classic pipeline as the seed assignments wrote it
+  (torchvision MNIST + PIL transforms + DataLoader, num_workers 0 and 2, default memory format) and
+  (b) the course's path as the notebooks use it (`TensorLoader`, channels_last on the CPU). Prints
+  training and evaluation images/s (median of the repeats), seconds per epoch of each session's
+  model, peak memory, and last the line `speedup <b/a>x` against the best classic setting.
+- `--load`: N = 1, 2 and the core count copies of one short training at the same time: the time
+  alone, the wall time of N at once, the sequential sum, and last `contention <concurrent/sequential>x`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from itertools import islice
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from . import data, train
+
+BATCH = 128
+# The notebooks' augmentation; the classic pipeline applies the seeds' PIL transforms of similar strength.
+AUGMENT = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
+
+
+def _block(c_in: int, c_out: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout2d(0.05))
+
+
+# The three notebooks' default architectures, rebuilt here to time them (the notebooks are the lessons).
+MODELS = {
+    "01_fc_baseline": lambda: nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3), nn.ReLU(), nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(512, 30), nn.ReLU(), nn.Linear(30, 10),
+    ),
+    "02_bn_dropout_gap": lambda: nn.Sequential(
+        _block(1, 10), _block(10, 16), nn.MaxPool2d(2), _block(16, 16), _block(16, 16), _block(16, 16),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    ),
+    "03_1x1_transitions": lambda: nn.Sequential(
+        _block(1, 10), _block(10, 14), nn.MaxPool2d(2), nn.Conv2d(14, 10, 1, bias=False),
+        _block(10, 16), _block(16, 16), _block(16, 16),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    ),
+}  # fmt: skip
+BATCH_SIZES = {"01_fc_baseline": 64}  # the notebooks' batch sizes where not BATCH
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: the GPU's allocations on CUDA, else the process's peak resident set."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_rate(model, make_batches, device, batches: int, repeats: int, channels_last: bool) -> float:
+    """Training images/s of `model` (median of `repeats`), through the loop `fit` uses, after a warm-up."""
+    model = model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    rates = []
+    for _ in range(repeats + 1):  # the first pass warms up (allocator, oneDNN/cuDNN kernel choices)
+        start = time.perf_counter()
+        with tqdm(islice(make_batches(), batches), disable=True) as bar:
+            train._train_epoch(model, bar, optimizer, None, device, 0.0, None)
+        _sync(device)
+        rates.append(batches * BATCH / (time.perf_counter() - start))
+    return statistics.median(rates[1:])
+
+
+def _size(loader) -> int:
+    return loader.dataset_size if isinstance(loader, data.TensorLoader) else len(loader.dataset)
+
+
+def eval_rate(model, loader, device, repeats: int) -> float:
+    """Evaluation images/s over the whole loader (median of `repeats`) with `train.evaluate`."""
+    model = model.to(device)
+    train.evaluate(model, islice(loader, 1), device)  # warm-up
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        train.evaluate(model, loader, device)
+        _sync(device)
+        rates.append(_size(loader) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def speed(batches: int, repeats: int) -> None:
+    device = train.pick_device()
+    cpu = device.type == "cpu"
+    where = f"{device.type}, {torch.get_num_threads()} threads" if cpu else torch.cuda.get_device_name(device)
+    print(f"torch {torch.__version__}, {where}, batch {BATCH}, {batches} batches x {repeats} repeats (median)")
+    print(f"peak memory after loading MNIST: {peak_memory_mb(device):.0f} MB")
+    model = MODELS["03_1x1_transitions"]
+    print("\ntraining, session 3's model (images/s)")
+    classic = {}
+    for workers in (0, 2):
+        train_loader, test_loader = data.classic_loaders(BATCH, num_workers=workers, augment=True)
+        torch.manual_seed(0)
+        classic[workers] = train_rate(
+            model(), lambda loader=train_loader: iter(loader), device, batches, repeats, False
+        )
+        print(f"  (a) classic, DataLoader num_workers={workers}     {classic[workers]:8.0f}")
+    best_classic = max(classic.values())
+    course_train, course_test = data.make_loaders(BATCH, augment=AUGMENT, device=device, seed=0)
+    torch.manual_seed(0)
+    ours = train_rate(model(), lambda: iter(course_train), device, batches, repeats, cpu)
+    print(f"  (b) course path (TensorLoader{', channels_last' if cpu else ''})  {ours:8.0f}")
+    print(f"peak memory: {peak_memory_mb(device):.0f} MB")
+
+    print("\nevaluation, session 3's model, 10,000 test images (images/s)")
+    classic_eval = eval_rate(model(), test_loader, device, repeats)
+    course_eval = eval_rate(
+        model().to(memory_format=torch.channels_last) if cpu else model(), course_test, device, repeats
+    )
+    print(f"  (a) classic DataLoader, batch 1000        {classic_eval:8.0f}")
+    print(f"  (b) TensorLoader, batch 1000              {course_eval:8.0f}   {course_eval / classic_eval:.2f}x")
+
+    print("\nseconds per epoch on the course path (60,000 training + 10,000 test images)")
+    for name, make in MODELS.items():
+        size = BATCH_SIZES.get(name, BATCH)
+        loader, test = data.make_loaders(size, augment=AUGMENT, device=device, seed=0)
+        torch.manual_seed(0)
+        rate = train_rate(make(), lambda loader=loader: iter(loader), device, batches, repeats, cpu) * size / BATCH
+        epoch = 60_000 / rate + 10_000 / eval_rate(make(), test, device, 1)
+        print(f"  {name:<20} batch {size:>3}  {epoch:6.1f} s")
+    print(f"peak memory: {peak_memory_mb(device):.0f} MB")
+    print(f"\nspeedup {ours / best_classic:.2f}x")
+
+
+def _job(images: int) -> None:
+    """One short training (session 3's model, one epoch on `images` images): what --load runs N of."""
+    device = train.pick_device()
+    loader, _ = data.make_loaders(BATCH, augment=AUGMENT, subset_size=images, device=device, seed=0)
+    torch.manual_seed(0)
+    ours = train_rate(
+        MODELS["03_1x1_transitions"](), lambda: iter(loader), device, len(loader), 1, device.type == "cpu"
+    )
+    print(f"{ours:.1f}")
+
+
+def _at_once(n: int, images: int) -> float:
+    """Wall seconds of `n` copies of the job started together (each a fresh `python -m mnist_course` process)."""
+    command = [sys.executable, "-m", "mnist_course", "bench", "--job", str(images)]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL) for _ in range(n)]
+    if any(p.wait() != 0 for p in procs):
+        raise RuntimeError(f"a benchmark job failed: {' '.join(command)}")
+    return time.perf_counter() - start
+
+
+def load(images: int) -> None:
+    cores = train.configure_threads()
+    print(f"{images:,}-image trainings of session 3's model, each a fresh process; {cores} cores")
+    alone = min(_at_once(1, images) for _ in range(2))
+    print(f"  alone: {alone:.1f} s")
+    ratio = 1.0
+    for n in sorted({2, cores}):
+        wall = _at_once(n, images)
+        ratio = wall / (n * alone)
+        print(f"  {n} at once: {wall:.1f} s wall, one after another: {n * alone:.1f} s, ratio {ratio:.2f}")
+    print(f"contention {ratio:.2f}x")

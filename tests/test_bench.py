@@ -1,0 +1,26 @@
+"""The benchmark's measuring pieces on tiny inputs (the figures themselves come from `python -m mnist_course bench`)."""
+
+import math
+
+import torch
+from torch import nn
+
+from mnist_course import bench
+
+
+def test_train_rate_counts_images_per_second_through_the_training_loop():
+    batches = [(torch.randn(bench.BATCH, 1, 28, 28), torch.randint(0, 10, (bench.BATCH,))) for _ in range(3)]
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    before = model[1].weight.detach().clone()
+    rate = bench.train_rate(model, lambda: iter(batches), torch.device("cpu"), 3, 2, channels_last=False)
+    assert rate > 0 and math.isfinite(rate)
+    assert not torch.equal(before, model[1].weight)  # it really trained
+
+
+def test_models_are_the_notebooks_sizes():
+    sizes = {name: sum(p.numel() for p in make().parameters()) for name, make in bench.MODELS.items()}
+    assert sizes == {"01_fc_baseline": 21_844, "02_bn_dropout_gap": 8_760, "03_1x1_transitions": 7_852}
+
+
+def test_peak_memory_is_reported_on_the_cpu():
+    assert bench.peak_memory_mb(torch.device("cpu")) > 10

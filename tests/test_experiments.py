@@ -1,0 +1,154 @@
+"""Parameters, variants, run files and sweeps, on a tiny notebook that trains nothing."""
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from mnist_course import course, experiments
+from mnist_course.__main__ import main
+from mnist_course.experiments import ParameterError
+
+PARAMETERS = """SEED = 1
+AUGMENT = True  # random affine on the training images
+SCHEDULE = "onecycle"  # one of: onecycle, step, constant
+DROPOUT = 0.05  # 0 = off
+WIDTH = 1.0
+DIVERGE = False  # one of: True, False"""
+
+SWEEP = 'SWEEP = {"default": [1, 2], "SCHEDULE=step,DROPOUT=0": [1]}'
+
+# Reports an accuracy that depends on the parameters, so the summary arithmetic can be checked.
+BODY = """
+import mnist_course as mc
+from torch import nn
+acc = 0.99 + SEED / 1000 - (0.002 if SCHEDULE == "step" else 0)
+if DIVERGE:
+    raise mc.TrainingError("The loss became nan at epoch 1, batch 3")
+history = mc.History(epochs=[dict(epoch=i, train_loss=0.1, train_acc=acc, eval_loss=0.1, eval_acc=acc, lr=0.1,
+                                  seconds=2.0 * WIDTH) for i in (1, 2, 3)])
+print("checkpoints in", mc.checkpoint_dir("tiny"))
+mc.report("tiny", nn.Linear(2, 2), history, max_params=10)
+"""
+
+
+@pytest.fixture
+def notebook(tmp_path):
+    nb = new_notebook(
+        cells=[
+            new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+            new_code_cell(SWEEP, metadata={"tags": ["sweep"]}),
+            new_code_cell(BODY),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_values_parse_as_python_literals_or_text():
+    assert experiments.parse_overrides(["AUGMENT=False", "DROPOUT=0.1,SCHEDULE=step", "NAME='adam'"]) == {
+        "AUGMENT": False, "DROPOUT": 0.1, "SCHEDULE": "step", "NAME": "adam",
+    }  # fmt: skip
+    with pytest.raises(ParameterError, match="NAME=VALUE"):
+        experiments.parse_overrides(["AUGMENT"])
+    assert experiments.parse_seeds("1-5") == [1, 2, 3, 4, 5]
+    assert experiments.parse_seeds("1,3,7-8") == [1, 3, 7, 8]
+    with pytest.raises(ParameterError, match="1-5"):
+        experiments.parse_seeds("one")
+
+
+def test_variant_names_leave_out_the_seed():
+    assert experiments.variant_name({}) == "default"
+    assert experiments.variant_name({"SEED": 3}) == "default"
+    assert experiments.variant_name({"SCHEDULE": "step", "DROPOUT": 0.0}) == "SCHEDULE=step,DROPOUT=0.0"
+
+
+def test_parameters_cell_is_read_with_defaults_help_and_choices(notebook):
+    params = experiments.notebook_parameters(notebook)
+    assert list(params) == ["SEED", "AUGMENT", "SCHEDULE", "DROPOUT", "WIDTH", "DIVERGE"]
+    assert params["SCHEDULE"].default == "onecycle" and params["SCHEDULE"].choices == ["onecycle", "step", "constant"]
+    assert params["DROPOUT"].default == 0.05 and params["DROPOUT"].choices is None
+
+
+def test_bad_names_types_and_choices_are_clear_errors(notebook):
+    with pytest.raises(ParameterError, match="no parameter BATCHNORM; it has: SEED, AUGMENT"):
+        experiments.check_overrides(notebook, {"BATCHNORM": False})
+    with pytest.raises(ParameterError, match="expected a bool"):
+        experiments.check_overrides(notebook, {"AUGMENT": "no"})
+    with pytest.raises(ParameterError, match="must be one of 'onecycle', 'step', 'constant'"):
+        experiments.check_overrides(notebook, {"SCHEDULE": "cosine"})
+    values = experiments.check_overrides(notebook, {"DROPOUT": 0})  # an int where a float is expected
+    assert values["DROPOUT"] == 0.0 and isinstance(values["DROPOUT"], float) and values["SEED"] == 1
+
+
+def test_cli_rejects_a_bad_parameter_before_running(notebook, tmp_path, capsys):
+    code = main(["run", str(notebook), "-p", "SCHEDULE=cosine", "--results-dir", str(tmp_path / "r")])
+    assert code == 2 and "must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_run_with_parameters_and_seeds_writes_one_file_per_seed(notebook, tmp_path):
+    before = notebook.read_bytes()
+    results = tmp_path / "results"
+    assert main(["run", str(notebook), "-p", "SCHEDULE=step", "--seeds", "2-3", "--results-dir", str(results)]) == 0
+    for seed in (2, 3):
+        run = json.loads((results / "runs" / "tiny" / "SCHEDULE=step" / f"seed{seed}.json").read_text())
+        assert run["seed"] == seed and run["variant"] == "SCHEDULE=step" and run["mode"] == "full"
+        assert run["parameters"] == {
+            "SEED": seed, "AUGMENT": True, "SCHEDULE": "step", "DROPOUT": 0.05, "WIDTH": 1.0, "DIVERGE": False,
+        }  # fmt: skip
+        assert run["final_test_acc"] == pytest.approx(0.99 + seed / 1000 - 0.002) and run["wall_seconds"] > 0
+        executed = nbformat.read(results / "runs" / "tiny" / "SCHEDULE=step" / f"seed{seed}.ipynb", as_version=4)
+        text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+        assert f"{course.CHECKPOINTS_ENV}" not in text and "seed" not in text.split("checkpoints in")[1][:5]
+    assert notebook.read_bytes() == before  # the committed notebook is never touched
+    assert not list((results / "runs" / "tiny" / "SCHEDULE=step").glob(".seed*"))  # scratch folders removed
+
+
+def test_fast_runs_go_under_results_fast(notebook, tmp_path):
+    assert main(["run", str(notebook), "--fast", "--seeds", "1", "--results-dir", str(tmp_path)]) == 0
+    run = json.loads((tmp_path / "fast" / "runs" / "tiny" / "default" / "seed1.json").read_text())
+    assert run["mode"] == "fast" and not (tmp_path / "runs").exists()
+
+
+def test_a_diverged_run_is_recorded_as_a_result(notebook, tmp_path):
+    assert main(["run", str(notebook), "-p", "DIVERGE=True", "--results-dir", str(tmp_path)]) == 0
+    run = json.loads((tmp_path / "runs" / "tiny" / "DIVERGE=True" / "seed1.json").read_text())
+    assert "TrainingError" in run["error"] and not run["passed"] and run["parameters"]["DIVERGE"] is True
+
+
+def test_sweep_runs_what_is_declared_skips_what_exists_and_summarizes(notebook, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert experiments.sweep_plan(notebook) == [({}, [1, 2]), ({"SCHEDULE": "step", "DROPOUT": 0.0}, [1])]
+    assert main(["sweep", str(notebook), "--fast", "--results-dir", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "3 runs declared, 0 already done, 3 to run" in out
+    assert "| `default` | 6 | 2 | 2/2 | 99.15% ± 0.07% | 99.15% ± 0.07% | 2.0 |" in out
+    assert "| `SCHEDULE=step,DROPOUT=0.0` | 6 | 1 | 1/1 | 98.90% ± 0.00% |" in out
+    seed2 = results / "fast" / "runs" / "tiny" / "default" / "seed2.json"
+    seed2.unlink()  # as if the sweep had been interrupted before this run
+    assert main(["sweep", str(notebook), "--fast", "--results-dir", str(results)]) == 0
+    assert "3 runs declared, 2 already done, 1 to run" in capsys.readouterr().out and seed2.is_file()
+
+
+def test_summary_arithmetic_counts_failures_apart():
+    def run(seed, min3, final, passed=True):
+        epochs = [{"seconds": 3.0}, {"seconds": 5.0}]
+        return dict(seed=seed, min_last3_test_acc=min3, final_test_acc=final, passed=passed, params=100,
+                    history={"epochs": epochs})  # fmt: skip
+
+    s = experiments.summarize("v", [run(1, 0.990, 0.992), run(2, 0.994, 0.996, False), {"seed": 3, "error": "nan"}])
+    assert (s.seeds, s.passed, s.failed, s.params) == (3, 0 + 1, 1, 100)
+    assert s.min3_mean == pytest.approx(0.992) and s.min3_std == pytest.approx(0.002828, abs=1e-6)
+    assert s.final_mean == pytest.approx(0.994) and s.seconds_per_epoch == 4.0
+
+
+def test_sweep_cell_must_exist(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("SEED = 1", metadata={"tags": ["parameters"]})])
+    path = tmp_path / "nosweep.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(ParameterError, match="tagged 'sweep'"):
+        experiments.sweep_plan(path)
