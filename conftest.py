@@ -8,4 +8,4 @@ import os
 
 os.environ.setdefault("MNIST_COURSE_FAST", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see mnist_course/__init__.py
+os.environ.setdefault("GOMP_SPINCOUNT", "30000")  # before torch loads: see mnist_course/__init__.py

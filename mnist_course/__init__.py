@@ -7,12 +7,14 @@ seeds, device), `inspect` (parameters, receptive fields, rubric), `plots`, `cour
 
 import os
 
-# Idle OpenMP threads sleep instead of spinning. With spinning (the default), two trainings on two
-# cores each burn the cores the other needs: measured 8.5x slower than running them one after the
-# other; with PASSIVE 0.6x, and no slower alone (benchmarks/README.md). OpenMP reads this once, when
-# torch loads it, so it only takes effect if mnist_course is imported before torch (or the
-# variable is set in the environment); an explicit setting is kept.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How long idle OpenMP threads spin before they sleep. libgomp's default spin is long, and two
+# trainings on two cores then burn the cores each other needs (measured 8.5x slower than running
+# them one after the other); sleeping at once (OMP_WAIT_POLICY=PASSIVE, 0.6x) made session 1's
+# small layers 25-40% slower alone. 30,000 spins kept every session as fast alone and cut the
+# contention to 1.9x (benchmarks/README.md). OpenMP reads this once, when torch loads it, so it only
+# takes effect when mnist_course is imported before torch; a setting of your own is kept.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 from .course import checkpoint_dir, fast_mode, report
 from .data import Augment, DataError, load_mnist, make_loaders, stage

@@ -204,7 +204,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     notebooks = [Path(n) for n in args.notebooks] or sorted((REPO / "notebooks").glob("*.ipynb"))
     results_dir = _runs_dir(args)
     plan = [(nb, overrides, seeds) for nb in notebooks for overrides, seeds in experiments.sweep_plan(nb)]
-    jobs = [(nb, o, s) for nb, o, seeds in plan for s in seeds]
+    jobs = experiments.sweep_order(plan)
     todo = [j for j in jobs if not experiments.run_file(results_dir, j[0].stem, j[1], j[2]).is_file()]
     print(
         f"{len(jobs)} runs declared, {len(jobs) - len(todo)} already done, {len(todo)} to run "

@@ -160,18 +160,31 @@ SWEEP_MARKERS = ("<!-- sweep:start -->", "<!-- sweep:end -->")
 
 
 def results_table(results_dir: str | Path) -> str:
-    """Markdown table of every results/*.json (one row per notebook, sorted by name)."""
+    """Markdown table of every results/*.json (one row per notebook, sorted by name).
+
+    The "over seeds" column summarizes the notebook's default runs in results_dir/runs/ (see
+    experiments.py): how many seeds passed, and the mean ± std of the min-of-last-3 accuracy.
+    """
+    from . import experiments
+
     lines = [
-        "| session | params | epochs | final test acc | min of last 3 | target | result | wall time | device | torch |",
-        "|---|---:|---:|---:|---:|---:|:-:|---:|---|---|",
+        "| session | params | epochs | final test acc | min of last 3 | target | result | over seeds (min of last 3) "
+        "| wall time | device | torch |",
+        "|---|---:|---:|---:|---:|---:|:-:|---|---:|---|---|",
     ]
     for path in sorted(Path(results_dir).glob("*.json")):
         r = json.loads(path.read_text(encoding="utf-8"))
         minutes = r.get("wall_seconds", 0) / 60
+        runs = experiments.load_runs(results_dir, r["notebook"]).get(experiments.DEFAULT_VARIANT)
+        if runs:
+            s = experiments.summarize(experiments.DEFAULT_VARIANT, runs)
+            seeds = f"passed {s.passed}/{s.seeds}, {s.min3_mean:.2%} ± {s.min3_std:.2%}"
+        else:
+            seeds = "not run yet"
         lines.append(
             f"| `{r['notebook']}` | {r['params']:,} (≤ {r['max_params']:,}) | {r['epochs']} | "
             f"{r['final_test_acc']:.2%} | {r['min_last3_test_acc']:.2%} | ≥ {r['target_acc']:.2%} | "
-            f"{'PASS' if r['passed'] else 'FAIL'} | {minutes:.1f} min | {r['device']} "
+            f"{'PASS' if r['passed'] else 'FAIL'} | {seeds} | {minutes:.1f} min | {r['device']} "
             f"| {r['torch_version']} |"
         )
     return "\n".join(lines)

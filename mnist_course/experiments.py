@@ -167,6 +167,16 @@ def sweep_plan(notebook: str | Path) -> list[tuple[dict[str, object], list[int]]
     return plan
 
 
+def sweep_order(plan: list[tuple]) -> list[tuple]:
+    """`[(notebook, overrides, seeds), ...]` -> `[(notebook, overrides, seed), ...]` in the order to run.
+
+    Headline numbers first (every seed of each default), then one seed of every variant, then the
+    next seed of each: a sweep stopped part-way has measured as much of everything as it could.
+    """
+    ranked = [((bool(o), rank, i), (nb, o, s)) for i, (nb, o, seeds) in enumerate(plan) for rank, s in enumerate(seeds)]
+    return [job for _, job in sorted(ranked, key=lambda r: r[0])]
+
+
 def run_file(results_dir: str | Path, notebook: str, overrides: dict[str, object], seed: int) -> Path:
     """Where the run of `notebook` (a stem, e.g. "01_fc_baseline") with `overrides` and `seed` is kept."""
     return Path(results_dir) / RUNS / notebook / variant_name(overrides) / f"seed{seed}.json"

@@ -65,7 +65,12 @@ def test_results_file_table_and_readme(full_mode, tmp_path, monkeypatch):
     course.update_readme(readme, tmp_path / "results")
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro") and text.endswith("outro\n")
-    assert "| `02_x` | 110 (≤ 200) | 4 | 99.60% | 99.40% | ≥ 99.40% | PASS |" in text
+    assert "| `02_x` | 110 (≤ 200) | 4 | 99.60% | 99.40% | ≥ 99.40% | PASS | not run yet |" in text
+    for seed, accs in ((1, [0.995, 0.996, 0.994]), (2, [0.992, 0.993, 0.996])):
+        monkeypatch.setenv(course.RESULTS_ENV, str(tmp_path / "results" / "runs" / "02_x" / "default"))
+        run = course.report("02_x", MODEL, history(accs), max_params=200) | {"seed": seed}
+        (tmp_path / "results" / "runs" / "02_x" / "default" / f"seed{seed}.json").write_text(json.dumps(run))
+    assert "| PASS | passed 1/2, 99.30% ± 0.14% |" in course.results_table(tmp_path / "results")
 
 
 def test_readme_without_markers_is_an_error(tmp_path):

@@ -134,6 +134,14 @@ def test_sweep_runs_what_is_declared_skips_what_exists_and_summarizes(notebook, 
     assert "3 runs declared, 2 already done, 1 to run" in capsys.readouterr().out and seed2.is_file()
 
 
+def test_sweep_runs_defaults_first_then_variants_breadth_first():
+    plan = [("a", {}, [1, 2]), ("a", {"X": 1}, [1, 2]), ("b", {}, [1]), ("b", {"Y": 2}, [1, 2])]
+    assert experiments.sweep_order(plan) == [
+        ("a", {}, 1), ("b", {}, 1), ("a", {}, 2),
+        ("a", {"X": 1}, 1), ("b", {"Y": 2}, 1), ("a", {"X": 1}, 2), ("b", {"Y": 2}, 2),
+    ]  # fmt: skip
+
+
 def test_summary_arithmetic_counts_failures_apart():
     def run(seed, min3, final, passed=True):
         epochs = [{"seconds": 3.0}, {"seconds": 5.0}]
