@@ -24,17 +24,24 @@
 # * **Global Average Pooling (GAP)** replaces the big FC head: average each channel's map to one
 #   number. Zero parameters, and the network can no longer memorize *where* on the grid a feature
 #   was — only *whether* it was there.
-# * **BatchNorm** after every convolution: each channel is normalized over the batch, so every
-#   layer sees inputs of a steady scale. The network trains at a 2× higher learning rate and
-#   converges in fewer epochs. (A BN layer has 2 parameters per channel: scale and shift.)
-# * **Dropout** (5%) after every block: randomly silencing a few activations keeps a tiny network
-#   from leaning on single features. With only ~9k parameters there is little to overfit, so it
-#   stays small.
+# * **BatchNorm** after every convolution: during training each channel is normalized with the
+#   mean and variance of the current batch, so every layer sees inputs of a steady scale. At
+#   evaluation it uses running averages of those statistics gathered during training instead, so
+#   a test image's prediction does not depend on the other images in its batch. (A BN layer has 2
+#   parameters per channel: scale and shift.)
+# * **Dropout** (5%) after every block. `nn.Dropout2d` silences whole channels (feature maps) of
+#   an image at random, so the network cannot lean on any single feature; `nn.Dropout` on a conv
+#   map would instead zero single positions, which the neighbouring positions of the same feature
+#   largely make up for. With only ~9k parameters there is little to overfit, so it stays small.
+#
+# The parameters cell below switches each of these off, one at a time, so that what each one
+# buys can be measured (`results/runs/02_bn_dropout_gap/`).
 #
 # **Target:** ≤ 10,000 parameters, minimum test accuracy over the last 3 of at most 15 epochs
 # ≥ 99.4%. (A seed assignment touched 99.43% once, at one epoch, with 9,798 parameters.)
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 # In Colab, install the course helper first; locally `pip install -e .` already did.
 import subprocess
 import sys
@@ -43,16 +50,46 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/mnist-course/mnist-course"], check=True)
 
+import mnist_course as mc  # first: it sets how idle threads wait before torch starts them
 import torch
-from torch import nn
-
-import mnist_course as mc
 from mnist_course import data, plots
+from torch import nn
 
 FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a 20k-image subset and 2 epochs, for tests and CI
 device = mc.pick_device()
-mc.seed_everything(1)
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
+
+# %% [markdown]
+# ## Parameters: the knobs of this lesson
+#
+# Change one value and run the notebook again, or run a variant without touching the notebook:
+# `python -m mnist_course run notebooks/02_bn_dropout_gap.ipynb -p BATCHNORM=False --seeds 1-3`.
+
+# %% tags=["parameters"]
+SEED = 1  # seeds the weights, the shuffling and every augmentation draw
+BATCHNORM = True  # BatchNorm after every 3x3 convolution (off: the convolutions get a bias instead)
+DROPOUT = 0.05  # dropout rate after every block; 0 switches it off
+DROPOUT_KIND = "channel"  # one of: channel, element
+HEAD = "gap"  # one of: gap, fc
+PADDING = 0  # one of: 0, 1
+BATCH_SIZE = 128  # session 1 used 64
+MAX_LR = 0.1  # one-cycle peak learning rate; session 1 used 0.05
+
+# %% tags=["sweep"]
+# What `python -m mnist_course sweep` runs (full mode): each variant changes the defaults above,
+# each over the seeds listed. Results: results/runs/02_bn_dropout_gap/<variant>/seed<N>.json.
+SWEEP = {
+    "default": [1, 2, 3, 4, 5],
+    "BATCHNORM=False": [1, 2, 3],
+    "DROPOUT=0.0": [1, 2, 3],
+    "DROPOUT_KIND=element": [1, 2, 3],
+    "HEAD=fc": [1, 2, 3],
+    "PADDING=1": [1, 2, 3],
+    "BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3],
+}
+
+# %%
+mc.seed_everything(SEED)
 
 # %% [markdown]
 # ## Data and augmentation
@@ -69,10 +106,10 @@ augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
 plots.show_augmentations(mnist.train_images[3:6], augment);
 
 # %%
-BATCH_SIZE = 128
+# NBVAL_IGNORE_OUTPUT
 EPOCHS = 2 if FAST else 15
 train_loader, test_loader = data.make_loaders(
-    batch_size=BATCH_SIZE, augment=augment, subset_size=20_000 if FAST else None, device=device, seed=1
+    batch_size=BATCH_SIZE, augment=augment, subset_size=20_000 if FAST else None, device=device, seed=SEED
 )
 print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} batches; "
       f"{test_loader.dataset_size:,} test images")
@@ -104,10 +141,22 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # average features too small to tell a 4 from a 9.
 
 # %%
-def conv_block(c_in, c_out, dropout=0.05):
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout(dropout)
-    )
+def conv_block(c_in, c_out):
+    """3x3 convolution -> BatchNorm -> ReLU -> Dropout, each part switched by the parameters above."""
+    layers = [nn.Conv2d(c_in, c_out, 3, padding=PADDING, bias=not BATCHNORM)]
+    if BATCHNORM:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.ReLU())
+    if DROPOUT:
+        layers.append(nn.Dropout2d(DROPOUT) if DROPOUT_KIND == "channel" else nn.Dropout(DROPOUT))
+    return nn.Sequential(*layers)
+
+
+def head(channels):
+    if HEAD == "gap":  # one average per channel, then one logit per digit
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
+    # The FC alternative at a comparable budget: flatten a 3x3 grid of averages (144 numbers)
+    return nn.Sequential(nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(channels * 9, 10))
 
 
 class BnDropoutGap(nn.Module):
@@ -121,7 +170,7 @@ class BnDropoutGap(nn.Module):
             conv_block(16, 16),  # 8x8,   RF 14
             conv_block(16, 16),  # 6x6,   RF 18
         )
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+        self.head = head(16)
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -146,21 +195,23 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 # ## Training
 #
 # The session 1 recipe — SGD + Nesterov momentum, weight decay 1e-4, one-cycle schedule stepped
-# every batch — with the peak learning rate doubled to 0.1: BatchNorm keeps the activations in
-# range, so larger steps no longer blow up.
+# every batch — with batches of 128 and a peak learning rate of 0.1 instead of 64 and 0.05. Those
+# two are parameters too: the `BATCH_SIZE=64,MAX_LR=0.05` variant of the sweep trains this model
+# with session 1's values, so their effect is measured apart from BatchNorm, Dropout and GAP.
 
 # %%
-MAX_LR = 0.1
+# NBVAL_IGNORE_OUTPUT
 optimizer = torch.optim.SGD(model.parameters(), lr=MAX_LR, momentum=0.9, nesterov=True, weight_decay=1e-4)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(
     optimizer, max_lr=MAX_LR, epochs=EPOCHS, steps_per_epoch=len(train_loader), pct_start=0.25
 )
 history = mc.fit(
     model, train_loader, test_loader, EPOCHS, optimizer, scheduler,
-    device=device, target_acc=0.994, checkpoint_dir="checkpoints/02_bn_dropout_gap",
+    device=device, target_acc=0.994, checkpoint_dir=mc.checkpoint_dir("02_bn_dropout_gap"),
 )
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 print(history)
 plots.plot_history(history, title="Session 2: BatchNorm + Dropout + GAP");
 
@@ -172,16 +223,19 @@ plots.plot_history(history, title="Session 2: BatchNorm + Dropout + GAP");
 # ## What does it get wrong?
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 predictions = mc.predict(model, test_loader, device)
 plots.show_misclassified(predictions);
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 plots.plot_confusion(predictions);
 
 # %% [markdown]
 # ## Results
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 results = mc.report("02_bn_dropout_gap", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device)
 if FAST:
     assert results["passed"], "fast mode must still clear its sanity floor"

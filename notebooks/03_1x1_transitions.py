@@ -35,6 +35,7 @@
 # picking the best epoch on the test set flatters a model.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 # In Colab, install the course helper first; locally `pip install -e .` already did.
 import subprocess
 import sys
@@ -43,16 +44,43 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/mnist-course/mnist-course"], check=True)
 
+import mnist_course as mc  # first: it sets how idle threads wait before torch starts them
 import torch
-from torch import nn
-
-import mnist_course as mc
 from mnist_course import data, plots
+from torch import nn
 
 FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a 20k-image subset and 2 epochs, for tests and CI
 device = mc.pick_device()
-mc.seed_everything(1)
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
+
+# %% [markdown]
+# ## Parameters: the knobs of this lesson
+#
+# Change one value and run the notebook again, or run a variant without touching the notebook:
+# `python -m mnist_course run notebooks/03_1x1_transitions.ipynb -p WIDTH=0.75 --seeds 1-3`.
+
+# %% tags=["parameters"]
+SEED = 1  # seeds the weights, the shuffling and every augmentation draw
+TRANSITION = True  # the max-pool + 1x1 transition; off: a plain max-pool, the saved budget spent on width
+WIDTH = 1.0  # multiplies every layer's channel count (parameters grow about as WIDTH squared)
+VAL_SPLIT = False  # train on 50,000 images, choose the epoch on the other 10,000, test once at the end
+
+# %% tags=["sweep"]
+# What `python -m mnist_course sweep` runs (full mode): each variant changes the defaults above,
+# each over the seeds listed. Results: results/runs/03_1x1_transitions/<variant>/seed<N>.json.
+SWEEP = {
+    "default": [1, 2, 3, 4, 5],
+    "VAL_SPLIT=True": [1, 2, 3, 4, 5],
+    "TRANSITION=False": [1, 2, 3],
+    "WIDTH=0.6": [1, 2, 3],
+    "WIDTH=0.8": [1, 2, 3],
+    "WIDTH=1.25": [1, 2, 3],
+    "WIDTH=1.5": [1, 2, 3],
+    "WIDTH=1.75": [1, 2, 3],
+}
+
+# %%
+mc.seed_everything(SEED)
 
 # %% [markdown]
 # ## Data and augmentation
@@ -69,14 +97,17 @@ augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
 plots.show_augmentations(mnist.train_images[6:9], augment);
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 BATCH_SIZE = 128
 EPOCHS = 2 if FAST else 15
 SUBSET = 20_000 if FAST else None
 train_loader, test_loader = data.make_loaders(
-    batch_size=BATCH_SIZE, augment=augment, subset_size=SUBSET, device=device, seed=1
+    batch_size=BATCH_SIZE, augment=augment, subset_size=SUBSET, device=device, seed=SEED,
+    val_size=10_000 if VAL_SPLIT else None,
 )
+eval_name = "val" if VAL_SPLIT else "test"
 print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} batches; "
-      f"{test_loader.dataset_size:,} test images")
+      f"{test_loader.dataset_size:,} {eval_name} images")
 
 
 # %% [markdown]
@@ -93,15 +124,19 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # | block 16→16 | 16×6×6 | 18 | 2,304 + 32 | larger parts |
 # | GAP → FC 16→10 | 10 | 28 | 170 | one logit per digit |
 #
-# Blocks are 3×3 conv (no bias) → BatchNorm → ReLU → Dropout 5%, as in session 2. The 1×1 has no
+# (The table is for `WIDTH = 1.0` with the transition.) Blocks are 3×3 conv (no bias) → BatchNorm
+# → ReLU → Dropout2d 5%, as in session 2. The 1×1 has no
 # BatchNorm or ReLU of its own: it is a linear re-mixing of channels, and the block right after it
-# normalizes. Compared with session 2, the network keeps the same depth and receptive fields and
-# spends 908 fewer parameters.
+# normalizes. Compared with session 2, the network has one layer more (the 1×1), the same receptive
+# fields, and spends 908 fewer parameters.
+#
+# With `TRANSITION = False` the 1×1 is left out and the last three blocks get as many channels
+# as the same budget allows, so the comparison is at (nearly) equal parameters.
 
 # %%
 def conv_block(c_in, c_out, dropout=0.05):
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout(dropout)
+        nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout2d(dropout)
     )
 
 
@@ -110,24 +145,35 @@ def transition_block(c_in, c_out):
     return nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(c_in, c_out, 1, bias=False))
 
 
+def width(channels):
+    return max(1, round(channels * WIDTH))
+
+
 class TransitionNet(nn.Module):
-    def __init__(self):
+    def __init__(self, transition=True, late=None):
         super().__init__()
+        c1, c2, squeeze, c3 = width(10), width(14), width(10), late or width(16)
         self.features = nn.Sequential(
-            conv_block(1, 10),          # 26x26, RF 3
-            conv_block(10, 14),         # 24x24, RF 5
-            transition_block(14, 10),   # 12x12, RF 6
-            conv_block(10, 16),         # 10x10, RF 10
-            conv_block(16, 16),         # 8x8,   RF 14
-            conv_block(16, 16),         # 6x6,   RF 18
+            conv_block(1, c1),          # 26x26, RF 3
+            conv_block(c1, c2),         # 24x24, RF 5
+            transition_block(c2, squeeze) if transition else nn.MaxPool2d(2),  # 12x12, RF 6
+            conv_block(squeeze if transition else c2, c3),  # 10x10, RF 10
+            conv_block(c3, c3),         # 8x8,   RF 14
+            conv_block(c3, c3),         # 6x6,   RF 18
         )
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c3, 10))
 
     def forward(self, x):
         return self.head(self.features(x))
 
 
-model = TransitionNet().to(device)
+if TRANSITION:
+    model = TransitionNet().to(device)
+else:  # the widest last three blocks that fit the budget of the transition model
+    budget = mc.count_params(TransitionNet())
+    late = max(c for c in range(1, 64) if mc.count_params(TransitionNet(False, c)) <= budget)
+    model = TransitionNet(False, late).to(device)
+    print(f"no transition: last blocks {late} channels wide, {mc.count_params(model):,} parameters (budget {budget:,})")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -149,29 +195,48 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 # stepped every batch, 15 epochs on all 60,000 training images, evaluated on the 10,000 test images
 # after every epoch.
 
+# %% [markdown]
+# ### Choosing the peak learning rate: a range test
+#
+# Where does `MAX_LR = 0.1` come from? A **learning-rate range test** trains a fresh copy of the
+# model for a few hundred batches while the rate grows exponentially from 1e-5 to 1, and records
+# the (smoothed) loss. The loss falls slowly at tiny rates, fast in a middle range, and blows up
+# when the rate is too large. `mc.lr_find` suggests a tenth of the rate at the lowest smoothed loss
+# — a rate still on the falling part of the curve — and restores the model, the optimizer and the
+# random state afterwards, so the training below is the same as without this cell.
+
 # %%
+# NBVAL_IGNORE_OUTPUT
+probe = TransitionNet(TRANSITION, None if TRANSITION else late).to(device)
+probe_optimizer = torch.optim.SGD(probe.parameters(), lr=1e-5, momentum=0.9, nesterov=True, weight_decay=1e-4)
+found = mc.lr_find(probe, train_loader, probe_optimizer, num_iter=50 if FAST else 200, device=device, progress=False)
+print(f"suggested peak rate: {found.suggested_lr:.3g} (lowest smoothed loss at {found.min_loss_lr:.3g})")
+plots.plot_lr_find(found);
+
+# %% [markdown]
+# The one-cycle schedule below peaks at 0.1, the same order as the suggestion: one-cycle spends most
+# of its steps well below its peak, so a peak near the edge of the falling part is usual.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
 MAX_LR = 0.1
-
-
-def make_optimizer(model, steps_per_epoch):
-    optimizer = torch.optim.SGD(model.parameters(), lr=MAX_LR, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=MAX_LR, epochs=EPOCHS, steps_per_epoch=steps_per_epoch, pct_start=0.25
-    )
-    return optimizer, scheduler
-
-
-optimizer, scheduler = make_optimizer(model, len(train_loader))
+optimizer = torch.optim.SGD(model.parameters(), lr=MAX_LR, momentum=0.9, nesterov=True, weight_decay=1e-4)
+scheduler = torch.optim.lr_scheduler.OneCycleLR(
+    optimizer, max_lr=MAX_LR, epochs=EPOCHS, steps_per_epoch=len(train_loader), pct_start=0.25
+)
+checkpoints = mc.checkpoint_dir("03_1x1_transitions")
 history = mc.fit(
     model, train_loader, test_loader, EPOCHS, optimizer, scheduler,
-    device=device, target_acc=0.994, checkpoint_dir="checkpoints/03_1x1_transitions",
+    device=device, target_acc=0.994, checkpoint_dir=checkpoints, eval_name=eval_name,
 )
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 print(history)
 plots.plot_history(history, title="Session 3: 1x1 transitions");
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 predictions = mc.predict(model, test_loader, device)
 plots.show_misclassified(predictions);
 
@@ -188,8 +253,9 @@ plots.show_misclassified(predictions);
 # may agree; the bias is in the habit of picking, on average over runs, not in every single run.)
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 accs = history.column("eval_acc")
-print(f"best epoch picked on the test set: {max(accs):.2%} (epoch {accs.index(max(accs)) + 1})")
+print(f"best epoch picked on the {eval_name} set: {max(accs):.2%} (epoch {accs.index(max(accs)) + 1})")
 print(f"final epoch:                       {history.final_acc:.2%}")
 print(f"minimum of the last 3 epochs:      {history.min_last(3):.2%}   <- what this course reports")
 print(f"standard error of one reading:     {(history.final_acc * (1 - history.final_acc) / len(predictions['labels'])) ** 0.5:.2%}")
@@ -203,46 +269,37 @@ print(f"standard error of one reading:     {(history.final_acc * (1 - history.fi
 # makes that split; it is deterministic (the same seed gives the same 10,000 images), so a run can
 # be repeated.
 #
-# Below, the same model and recipe train on 50,000 images and are evaluated on the validation set
-# every epoch. `fit` keeps the weights of the best *validation* epoch in `best.pt`; only that
-# checkpoint is then scored on the test set — once.
+# Run this notebook with `VAL_SPLIT = True` to train that way: the model then trains on 50,000
+# images and is evaluated on the validation set every epoch; `fit` keeps the weights of the best
+# *validation* epoch in `best.pt`, and only that checkpoint is scored on the test set — once. The
+# sweep runs it over five seeds (`results/runs/03_1x1_transitions/VAL_SPLIT=True/`), so what the
+# split costs can be read against the default runs, which train on all 60,000 images.
 
 # %%
-mc.seed_everything(1)
-train_50k, val_10k = data.make_loaders(
-    batch_size=BATCH_SIZE, augment=augment, val_size=10_000, subset_size=SUBSET, device=device, seed=1
-)
-# The test images, normalized with the statistics of the 50k images this model trains on.
-test_only = data.TensorLoader(mnist.test_images, mnist.test_labels, 1000, train_50k.mean, train_50k.std, device=device)
-print(f"train {train_50k.dataset_size:,} / validation {val_10k.dataset_size:,} / "
-      f"test {test_only.dataset_size:,} images")
-
-val_model = TransitionNet().to(device)
-optimizer, scheduler = make_optimizer(val_model, len(train_50k))
-val_history = mc.fit(
-    val_model, train_50k, val_10k, EPOCHS, optimizer, scheduler,
-    device=device, eval_name="val", checkpoint_dir="checkpoints/03_1x1_transitions_val",
-)
-
-# %%
-best = torch.load("checkpoints/03_1x1_transitions_val/best.pt", map_location=device)
-val_model.load_state_dict(best["model"])
-_, test_acc = mc.evaluate(val_model, test_only, device)
-print(f"epoch chosen on validation: {best['epoch']} (val accuracy {best['eval_acc']:.2%})")
-print(f"its test accuracy, measured once: {test_acc:.2%}")
+# NBVAL_IGNORE_OUTPUT
+val_split = {}
+if VAL_SPLIT:
+    test_only = data.TensorLoader(mnist.test_images, mnist.test_labels, 1000, train_loader.mean, train_loader.std,
+                                  device=device)
+    best = torch.load(checkpoints / "best.pt", map_location=device)
+    val_split["final_epoch_test_acc"] = mc.evaluate(model, test_only, device)[1]
+    model.load_state_dict(best["model"])
+    val_split |= {"chosen_epoch": best["epoch"], "chosen_val_acc": best["eval_acc"],
+                  "chosen_test_acc": mc.evaluate(model, test_only, device)[1]}
+    print(f"epoch chosen on validation: {val_split['chosen_epoch']} (val accuracy {best['eval_acc']:.2%})")
+    print(f"its test accuracy, measured once: {val_split['chosen_test_acc']:.2%}")
+    print(f"test accuracy of the final epoch: {val_split['final_epoch_test_acc']:.2%}")
+else:
+    print("VAL_SPLIT is False: this run trained on all 60,000 images and evaluated on the test set.")
 
 # %% [markdown]
-# The validation-chosen model is scored on images that played no part in any decision, so its
-# test number is a fair estimate. It was also trained on 10,000 fewer images, which is the price of
-# the split; in practice, once the choices are made on validation, the final model is retrained on
-# all 60,000 — which is exactly what the main run above is, with the recipe fixed in advance.
-#
 # ## Three sessions on one chart
 #
 # The test accuracy per epoch of each session's full run (sessions 1 and 2 are read from their
 # `results/*.json`, written by `python -m mnist_course run`).
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 import json
 from pathlib import Path
 
@@ -254,14 +311,57 @@ for name in ("01_fc_baseline", "02_bn_dropout_gap"):
         histories[f"{name} ({saved['params']:,} params)"] = mc.History(**saved["history"])
     else:
         print(f"{path} not found: run that notebook with `python -m mnist_course run` to include it")
-histories[f"03_1x1_transitions ({mc.count_params(model):,} params)"] = history
+if not VAL_SPLIT:
+    histories[f"03_1x1_transitions ({mc.count_params(model):,} params)"] = history
 plots.compare_histories(histories);
+
+# %% [markdown]
+# ## Try your own handwriting
+#
+# MNIST digits were made in a particular way: white ink on black, the digit scaled into a 20×20
+# box and centred by its centre of mass in 28×28. `mc.prepare_digit` does the same to any picture
+# of one digit — a photo or a drawing, dark on light or light on dark — so the model sees what it
+# was trained on. Set `MY_DIGIT` to the path of a picture (in Colab, upload one with the file
+# browser on the left, or `from google.colab import files; files.upload()`); without one, a digit
+# printed in a typeface stands in.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from mnist_course.digits import typeface_digits
+
+MY_DIGIT = None  # e.g. "my_seven.jpg"
+
+printed, printed_labels = typeface_digits()
+picture = MY_DIGIT or printed[7].numpy()  # a printed 7 when no picture is given
+x = mc.prepare_digit(picture, mean=train_loader.mean, std=train_loader.std).to(device)
+model.eval()
+with torch.no_grad():
+    probabilities = model(x).softmax(1)[0].cpu()
+top = probabilities.topk(3)
+plots.show_samples(x.cpu(), top.indices[:1], n=1, cols=1);  # what the model sees, titled with its answer
+print("top 3:", ", ".join(f"{d} ({p:.1%})" for p, d in zip(top.values.tolist(), top.indices.tolist(), strict=True)))
+
+# %% [markdown]
+# **A first taste of distribution shift.** The same model on the digits 0–9 printed in every
+# typeface this machine has (prepared like MNIST): printed digits are not handwriting, and the
+# accuracy on them says how far what the network learned carries over.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+printed_loader = data.TensorLoader(printed, printed_labels, 1000, train_loader.mean, train_loader.std, device=device)
+printed_acc = mc.evaluate(model, printed_loader, device)[1]
+print(f"{len(printed)} printed digits from {len(printed) // 10} typefaces: accuracy {printed_acc:.1%}")
+print(f"handwritten test digits: {history.final_acc:.2%}")
 
 # %% [markdown]
 # ## Results
 
 # %%
-results = mc.report("03_1x1_transitions", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device)
+# NBVAL_IGNORE_OUTPUT
+results = mc.report(
+    "03_1x1_transitions", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device,
+    extra={"val_split": val_split} if VAL_SPLIT else None,
+)
 if FAST:
     assert results["passed"], "fast mode must still clear its sanity floor"
 
