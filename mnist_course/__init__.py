@@ -1,8 +1,9 @@
 """mnist_course: the small helper every notebook of the course imports.
 
-One module per concern: `data` (files, loaders, augmentation), `train` (the loop, History,
-seeds, device), `inspect` (parameters, receptive fields, rubric), `plots`, `course`
-(fast mode and the results cell), and `atomic` (crash-safe file writes).
+One module per concern: `files` (MNIST on disk: staging, checksums, reading), `data` (tensors to
+batches: splits, augmentation, loaders), `train` (the loop, History, seeds, device), `inspect`
+(parameters, receptive fields, rubric), `plots`, `course` (fast mode and the results cell), and
+`atomic` (crash-safe file writes).
 """
 
 import os
@@ -17,8 +18,9 @@ if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
 from .course import checkpoint_dir, fast_mode, report
-from .data import Augment, DataError, load_mnist, make_loaders, stage
+from .data import Augment, make_loaders
 from .digits import prepare_digit
+from .files import DataError, load_mnist, stage
 from .inspect import check_rubric, count_params, print_layer_table, summary
 from .lr_finder import lr_find
 from .train import History, TrainingError, evaluate, fit, pick_device, predict, seed_everything

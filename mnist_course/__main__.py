@@ -14,8 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import atomic, course, experiments
-from .data import FILES, DataError, default_root, load_mnist, normalization_stats, stage
+from .data import normalization_stats
 from .experiments import ParameterError
+from .files import FILES, DataError, default_root, load_mnist, stage
 from .train import NO_BARS_ENV, THREADS_ENV
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 """The training loop: `fit()` trains and evaluates every epoch and returns a `History`.
 
-It draws nothing (plots.py does) and loads nothing (data.py does). What it adds to the plain
-PyTorch loop is what a course run needs to be trusted: scheduler stepping done right, a shape check
-before the first epoch, a stop on NaN, Ctrl-C that keeps the results, checkpoints written
+It draws nothing (plots.py does) and loads nothing (files.py and data.py do). What it adds to the
+plain PyTorch loop is what a course run needs to be trusted: scheduler stepping done right, a shape
+check before the first epoch, a stop on NaN, Ctrl-C that keeps the results, checkpoints written
 atomically, and resume that continues exactly where the run left off.
 """
 
