@@ -8,10 +8,12 @@ atomically, and resume that continues exactly where the run left off.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import random
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -44,15 +46,76 @@ def configure_threads(num_threads: int | None = None) -> int:
     """
     if num_threads is None and os.environ.get(THREADS_ENV):
         num_threads = int(os.environ[THREADS_ENV])
-    if num_threads is None:
-        has_affinity = hasattr(os, "sched_getaffinity")  # Linux: the cores this process may use
-        num_threads = len(os.sched_getaffinity(0)) if has_affinity else os.cpu_count() or 1
-    torch.set_num_threads(num_threads)
+    torch.set_num_threads(num_threads or available_cores())
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass  # can only be set before the first parallel op; later calls keep the first setting
-    return num_threads
+    return torch.get_num_threads()
+
+
+def available_cores() -> int:
+    has_affinity = hasattr(os, "sched_getaffinity")  # Linux: the cores this process may use
+    return len(os.sched_getaffinity(0)) if has_affinity else os.cpu_count() or 1
+
+
+# Course trainings on the CPU leave a file named after their process id here while they run, so
+# each can take its share of the cores. Two trainings with a thread per core each were measured
+# 1.9x slower than one after the other (up to 9x next to a test run); with one share each, 0.6x.
+TRAININGS_DIR = Path(tempfile.gettempdir()) / "mnist_course-trainings"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+@contextlib.contextmanager
+def sharing_cores(device: torch.device | str):
+    """Count this process among the course's CPU trainings while the block runs.
+
+    Not on accelerators, not when $MNIST_COURSE_THREADS fixes the threads (sweep workers), and not
+    on Windows, where `os.kill(pid, 0)` would not just ask but send a Ctrl-C.
+    """
+    marker = TRAININGS_DIR / str(os.getpid())
+    if torch.device(device).type != "cpu" or os.environ.get(THREADS_ENV) or os.name == "nt":
+        yield
+        return
+    try:
+        TRAININGS_DIR.mkdir(exist_ok=True)
+        marker.touch()
+    except OSError:  # e.g. another user's folder: train with the threads as they are
+        yield
+        return
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def balance_threads() -> int:
+    """Inside `sharing_cores`: use cores / (course trainings running now) threads, at least one.
+
+    `fit` calls it before every epoch, so a training started next to this one (another notebook,
+    a test run) splits the cores with it instead of both fighting over all of them, and this one
+    takes the cores back when the other ends. Returns the threads now used.
+    """
+    if not (TRAININGS_DIR / str(os.getpid())).is_file():
+        return torch.get_num_threads()
+    running = 0
+    for marker in TRAININGS_DIR.iterdir():
+        if marker.name.isdigit() and _alive(int(marker.name)):
+            running += 1
+        else:
+            marker.unlink(missing_ok=True)  # left by a process that was killed
+    threads = max(1, available_cores() // max(1, running))
+    torch.set_num_threads(threads)
+    return threads
 
 
 def pick_device() -> torch.device:
@@ -339,53 +402,58 @@ def fit(
     per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
     batch_scheduler = scheduler if per_batch else None
     plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    for epoch in range(len(history.epochs) + 1, epochs + 1):
-        try:
-            start = time.perf_counter()
+    with sharing_cores(device):  # counted among the trainings that share the cores
+        for epoch in range(len(history.epochs) + 1, epochs + 1):
             try:
-                with tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not bars) as bar:
-                    train_loss, train_acc = _train_epoch(
-                        model, bar, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm
+                balance_threads()
+                start = time.perf_counter()
+                try:
+                    with tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not bars) as bar:
+                        train_loss, train_acc = _train_epoch(
+                            model, bar, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm
+                        )
+                except FloatingPointError as err:
+                    value, batch, lr = err.args
+                    kept = ckpt_dir and history.epochs and f" The last good checkpoint is {ckpt_dir / 'last.pt'}."
+                    raise TrainingError(
+                        f"The loss became {value} at epoch {epoch}, batch {batch} (learning rate {lr:.4g}); training "
+                        f"stopped.{kept or ''} Try a lower learning rate or clip_grad_norm=1.0, and check the inputs "
+                        "for NaNs.",
+                        history,
+                    ) from None
+                eval_loss, eval_acc = evaluate(model, eval_loader, device)
+                lr = optimizer.param_groups[0]["lr"]
+                if scheduler is not None and not per_batch:
+                    scheduler.step(eval_loss) if plateau else scheduler.step()
+                row = dict(
+                    epoch=epoch, train_loss=train_loss, train_acc=train_acc, eval_loss=eval_loss, eval_acc=eval_acc,
+                    lr=lr, seconds=time.perf_counter() - start,
+                )  # fmt: skip
+                reached = target_acc is not None and history.target_epoch is None and eval_acc >= target_acc
+                if reached:
+                    history.target_epoch = epoch
+                if ckpt_dir is not None:
+                    if eval_acc > best_acc:
+                        best = {"model": model.state_dict(), "epoch": epoch, "eval_acc": eval_acc}
+                        atomic.save(best, ckpt_dir / "best.pt")
+                    best_acc = max(best_acc, eval_acc)
+                    finished = History(**{**history.to_dict(), "epochs": [*history.epochs, row]})
+                    _save_resume_point(
+                        ckpt_dir / "last.pt", model, optimizer, scheduler, finished, best_acc, train_loader
                     )
-            except FloatingPointError as err:
-                value, batch, lr = err.args
-                kept = f" The last good checkpoint is {ckpt_dir / 'last.pt'}." if ckpt_dir and history.epochs else ""
-                raise TrainingError(
-                    f"The loss became {value} at epoch {epoch}, batch {batch} (learning rate {lr:.4g}); training "
-                    f"stopped.{kept} Try a lower learning rate or clip_grad_norm=1.0, and check the inputs for NaNs.",
-                    history,
-                ) from None
-            eval_loss, eval_acc = evaluate(model, eval_loader, device)
-            lr = optimizer.param_groups[0]["lr"]
-            if scheduler is not None and not per_batch:
-                scheduler.step(eval_loss) if plateau else scheduler.step()
-            row = dict(
-                epoch=epoch, train_loss=train_loss, train_acc=train_acc, eval_loss=eval_loss, eval_acc=eval_acc,
-                lr=lr, seconds=time.perf_counter() - start,
-            )  # fmt: skip
-            reached = target_acc is not None and history.target_epoch is None and eval_acc >= target_acc
+                history.epochs.append(row)  # only now is the epoch complete, checkpoint included
+            except KeyboardInterrupt:
+                history.interrupted = True
+                where = f"; resume from {ckpt_dir / 'last.pt'} with resume=True" if ckpt_dir and history.epochs else ""
+                print(f"Interrupted in epoch {epoch}: returning the {len(history.epochs)} finished epochs{where}.")
+                return history
+            if progress:
+                print(
+                    f"epoch {epoch:>2}/{epochs}  train loss {train_loss:.4f} acc {train_acc:.2%}  "
+                    f"{eval_name} loss {eval_loss:.4f} acc {eval_acc:.2%}  lr {lr:.4g}  {row['seconds']:.1f}s"
+                )
             if reached:
-                history.target_epoch = epoch
-            if ckpt_dir is not None:
-                if eval_acc > best_acc:
-                    best = {"model": model.state_dict(), "epoch": epoch, "eval_acc": eval_acc}
-                    atomic.save(best, ckpt_dir / "best.pt")
-                best_acc = max(best_acc, eval_acc)
-                finished = History(**{**history.to_dict(), "epochs": [*history.epochs, row]})
-                _save_resume_point(ckpt_dir / "last.pt", model, optimizer, scheduler, finished, best_acc, train_loader)
-            history.epochs.append(row)  # only now is the epoch complete, checkpoint included
-        except KeyboardInterrupt:
-            history.interrupted = True
-            where = f"; resume from {ckpt_dir / 'last.pt'} with resume=True" if ckpt_dir and history.epochs else ""
-            print(f"Interrupted in epoch {epoch}: returning the {len(history.epochs)} finished epochs{where}.")
-            return history
-        if progress:
-            print(
-                f"epoch {epoch:>2}/{epochs}  train loss {train_loss:.4f} acc {train_acc:.2%}  "
-                f"{eval_name} loss {eval_loss:.4f} acc {eval_acc:.2%}  lr {lr:.4g}  {row['seconds']:.1f}s"
-            )
-        if reached:
-            print(f"target {target_acc:.2%} reached at epoch {epoch}")
-            if stop_at_target:
-                break
-    return history
+                print(f"target {target_acc:.2%} reached at epoch {epoch}")
+                if stop_at_target:
+                    break
+        return history
