@@ -33,7 +33,7 @@ AUGMENT = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
 
 
 def _block(c_in: int, c_out: int) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout2d(0.05))
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout(0.05))
 
 
 # The three notebooks' default architectures, rebuilt here to time them (the notebooks are the lessons).

@@ -29,10 +29,13 @@
 #   evaluation it uses running averages of those statistics gathered during training instead, so
 #   a test image's prediction does not depend on the other images in its batch. (A BN layer has 2
 #   parameters per channel: scale and shift.)
-# * **Dropout** (5%) after every block. `nn.Dropout2d` silences whole channels (feature maps) of
-#   an image at random, so the network cannot lean on any single feature; `nn.Dropout` on a conv
-#   map would instead zero single positions, which the neighbouring positions of the same feature
-#   largely make up for. With only ~9k parameters there is little to overfit, so it stays small.
+# * **Dropout** (5%) after every block: `nn.Dropout` zeroes single positions of the feature maps
+#   at random (and scales the rest up by 1/0.95), so the network cannot rely on any one activation.
+#   It does not drop whole features: the neighbouring positions of the same feature largely make
+#   up for a missing one. `nn.Dropout2d` drops whole channels instead (`DROPOUT_KIND = "channel"`);
+#   in development runs it was several times cheaper on the CPU but ended below the target with
+#   seed 1 (99.39% as the minimum of the last 3 epochs), so the sweep measures it over seeds. With
+#   only ~9k parameters there is little to overfit, so the rate stays small.
 #
 # The parameters cell below switches each of these off, one at a time, so that what each one
 # buys can be measured (`results/runs/02_bn_dropout_gap/`).
@@ -69,7 +72,7 @@ print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
 SEED = 1  # seeds the weights, the shuffling and every augmentation draw
 BATCHNORM = True  # BatchNorm after every 3x3 convolution (off: the convolutions get a bias instead)
 DROPOUT = 0.05  # dropout rate after every block; 0 switches it off
-DROPOUT_KIND = "channel"  # one of: channel, element
+DROPOUT_KIND = "element"  # one of: element, channel
 HEAD = "gap"  # one of: gap, fc
 PADDING = 0  # one of: 0, 1
 BATCH_SIZE = 128  # session 1 used 64
@@ -82,7 +85,7 @@ SWEEP = {
     "default": [1, 2, 3, 4, 5],
     "BATCHNORM=False": [1, 2, 3],
     "DROPOUT=0.0": [1, 2, 3],
-    "DROPOUT_KIND=element": [1, 2, 3],
+    "DROPOUT_KIND=channel": [1, 2, 3],
     "HEAD=fc": [1, 2, 3],
     "PADDING=1": [1, 2, 3],
     "BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3],
@@ -148,7 +151,7 @@ def conv_block(c_in, c_out):
         layers.append(nn.BatchNorm2d(c_out))
     layers.append(nn.ReLU())
     if DROPOUT:
-        layers.append(nn.Dropout2d(DROPOUT) if DROPOUT_KIND == "channel" else nn.Dropout(DROPOUT))
+        layers.append(nn.Dropout(DROPOUT) if DROPOUT_KIND == "element" else nn.Dropout2d(DROPOUT))
     return nn.Sequential(*layers)
 
 

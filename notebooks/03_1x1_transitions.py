@@ -125,7 +125,7 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # | GAP → FC 16→10 | 10 | 28 | 170 | one logit per digit |
 #
 # (The table is for `WIDTH = 1.0` with the transition.) Blocks are 3×3 conv (no bias) → BatchNorm
-# → ReLU → Dropout2d 5%, as in session 2. The 1×1 has no
+# → ReLU → Dropout 5%, as in session 2. The 1×1 has no
 # BatchNorm or ReLU of its own: it is a linear re-mixing of channels, and the block right after it
 # normalizes. Compared with session 2, the network has one layer more (the 1×1), the same receptive
 # fields, and spends 908 fewer parameters.
@@ -136,7 +136,7 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # %%
 def conv_block(c_in, c_out, dropout=0.05):
     return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout2d(dropout)
+        nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout(dropout)
     )
 
 
