@@ -13,7 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import atomic, course, experiments
+from . import atomic, course, experiments, train
 from .data import normalization_stats
 from .experiments import ParameterError
 from .files import FILES, DataError, default_root, load_mnist, stage
@@ -204,6 +204,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     notebooks = [Path(n) for n in args.notebooks] or sorted((REPO / "notebooks").glob("*.ipynb"))
     results_dir = _runs_dir(args)
+    if args.workers is None:  # one single-thread run per core: 1.6x the runs per hour of one 2-thread run
+        args.workers = train.available_cores() if train.pick_device().type == "cpu" else 1
     plan = [(nb, overrides, seeds) for nb in notebooks for overrides, seeds in experiments.sweep_plan(nb)]
     jobs = experiments.sweep_order(plan)
     todo = [j for j in jobs if not experiments.run_file(results_dir, j[0].stem, j[1], j[2]).is_file()]
@@ -307,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     sweep = sub.add_parser("sweep", help="run every variant and seed the notebooks declare (skips finished runs)")
     common(sweep)
-    sweep.add_argument("--workers", type=int, default=1, help="runs at a time, each with cores/workers threads")
+    sweep.add_argument(
+        "--workers", type=int, default=None,
+        help="runs at a time, each with cores/workers threads (default: one per core on the CPU, else 1)",
+    )  # fmt: skip
     sweep.set_defaults(func=cmd_sweep)
     bench = sub.add_parser("bench", help="measure the course's training path against the classic one")
     bench.add_argument("--batches", type=int, default=100, help="training batches per repeat")
