@@ -110,6 +110,7 @@ plots.show_samples(mnist.train_images[:24], mnist.train_labels[:24]);
 # 99.47% with the mild one.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
 augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05)) if AUGMENT else None
 if AUGMENT:
     plots.show_augmentations(mnist.train_images[:3], augment);
