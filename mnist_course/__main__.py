@@ -210,10 +210,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     jobs = experiments.sweep_order(plan)
     todo = [j for j in jobs if not experiments.run_file(results_dir, j[0].stem, j[1], j[2]).is_file()]
     print(
-        f"{len(jobs)} runs declared, {len(jobs) - len(todo)} already done, {len(todo)} to run "
+        f"{len(jobs)} runs declared, {len(jobs) - len(todo)} already done, {0 if args.summary else len(todo)} to run "
         f"({'fast' if args.fast else 'full'} mode, {args.workers} at a time)",
         flush=True,
     )
+    if args.summary:
+        todo = []  # only the tables, from the runs already there
     failures = []
     threads = max(1, (os.cpu_count() or 1) // args.workers)
 
@@ -313,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=None,
         help="runs at a time, each with cores/workers threads (default: one per core on the CPU, else 1)",
     )  # fmt: skip
+    sweep.add_argument("--summary", action="store_true", help="run nothing: the tables of the runs done so far")
     sweep.set_defaults(func=cmd_sweep)
     bench = sub.add_parser("bench", help="measure the course's training path against the classic one")
     bench.add_argument("--batches", type=int, default=100, help="training batches per repeat")

@@ -132,6 +132,9 @@ def test_sweep_runs_what_is_declared_skips_what_exists_and_summarizes(notebook, 
     seed2.unlink()  # as if the sweep had been interrupted before this run
     assert main(["sweep", str(notebook), "--fast", "--results-dir", str(results)]) == 0
     assert "3 runs declared, 2 already done, 1 to run" in capsys.readouterr().out and seed2.is_file()
+    seed2.unlink()
+    assert main(["sweep", str(notebook), "--fast", "--summary", "--results-dir", str(results)]) == 0
+    assert "| `default` | 6 | 1 | 1/1 |" in capsys.readouterr().out and not seed2.exists()
 
 
 def test_sweep_runs_defaults_first_then_variants_breadth_first():
