@@ -216,6 +216,8 @@ plots.plot_lr_find(found);
 # %% [markdown]
 # The one-cycle schedule below peaks at 0.1, the same order as the suggestion: one-cycle spends most
 # of its steps well below its peak, so a peak near the edge of the falling part is usual.
+# Where the lowest smoothed loss sits at the very end of the sweep (rate 1), the loss was still
+# falling there and the suggestion is a lower bound: `lr_find(..., end_lr=10)` looks further.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
