@@ -231,7 +231,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             failures.append(f"{name}: {err}")
         return name
 
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="run", file=sys.stdout)
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="run", file=sys.stdout,
+               disable=not todo)  # fmt: skip
     try:
         with ThreadPoolExecutor(args.workers) as pool:
             for name in pool.map(one, todo):
@@ -249,6 +250,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print("\n\n".join(tables))
     if not args.fast:
         course.replace_block(REPO / "README.md", "\n\n".join(tables), course.SWEEP_MARKERS)
+        course.update_readme(REPO / "README.md", results_dir)  # its "over seeds" column
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if failures else 0
