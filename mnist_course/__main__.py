@@ -110,10 +110,7 @@ def run_notebook(notebook: Path, fast: bool, results_dir: Path) -> dict:
         raise RunError(f"{notebook} did not write {result_file} (does its last cell call report()?)")
     result = json.loads(result_file.read_text()) | {"wall_seconds": round(seconds, 1)}
     atomic.write_text(result_file, json.dumps(result, indent=1))
-    print(
-        f"  {'PASS' if result['passed'] else 'FAIL'}: final {result['final_test_acc']:.2%}, "
-        f"min of last 3 {result['min_last3_test_acc']:.2%}, {seconds / 60:.1f} min -> {output}"
-    )
+    print(f"  {_describe(result)} -> {output}")
     return result
 
 
@@ -217,7 +214,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.summary:
         todo = []  # only the tables, from the runs already there
     failures = []
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    threads = max(1, train.available_cores() // args.workers)
 
     def one(job):
         nb, overrides, seed = job
