@@ -9,6 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .data import Augment, augment_batch
+from .experiments import Summary
 from .lr_finder import LRFinderResult
 from .train import History
 
@@ -141,5 +142,58 @@ def plot_lr_find(result: LRFinderResult, ax=None) -> Figure:
     ax.set(xlabel="learning rate (log scale)", ylabel="training loss", title="learning-rate range test")
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_schedule(history: History, trace: dict, steps_per_epoch: int, floor: float | None = None) -> Figure:
+    """Evaluation accuracy per epoch above the learning rate and momentum of every step.
+
+    `trace` is what `train.trace_schedule` returns. The accuracy axis is zoomed to where the action
+    is (from `floor` %, by default a little below the third epoch's accuracy).
+    """
+    fig, (ax_acc, ax_lr) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 2))
+    accs = [100 * a for a in history.column("eval_acc")]
+    ax_acc.plot(history.column("epoch"), accs, "o-", label=history.eval_name)
+    ax_acc.axhline(99.4, color="gray", linestyle="--", label="target 99.4%")
+    ax_acc.set_ylim(bottom=floor if floor is not None else min(accs[min(2, len(accs) - 1) :]) - 0.2, top=100)
+    ax_acc.set(ylabel="accuracy (%)", title="evaluation accuracy, learning rate and momentum")
+    ax_acc.legend(loc="lower right")
+    steps = [(i + 1) / steps_per_epoch for i in range(len(trace["lr"]))]  # in epochs, ending each epoch at its number
+    ax_lr.plot(steps, trace["lr"], color="C1", label="learning rate")
+    ax_lr.set(xlabel="epoch", ylabel="learning rate")
+    ax_momentum = ax_lr.twinx()
+    ax_momentum.plot(steps, trace["momentum"], color="C2", linestyle=":", label="momentum")
+    ax_momentum.set_ylabel("momentum")
+    handles = ax_lr.get_legend_handles_labels()[0] + ax_momentum.get_legend_handles_labels()[0]
+    ax_lr.legend(handles, [h.get_label() for h in handles], loc="upper right")
+    for ax in (ax_acc, ax_lr):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_frontier(
+    points: dict[str, Summary], references: dict[str, tuple[int, float]] | None = None, target: float = 99.4
+) -> Figure:
+    """Min-of-last-3 test accuracy (mean ± std over seeds) against parameters, log scale.
+
+    `points` are summaries of runs (label -> `experiments.Summary`); each is annotated with how many
+    of its seeds passed. `references` are single reported figures (label -> (params, accuracy %)),
+    drawn as crosses: claims, not measured here.
+    """
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for i, (label, s) in enumerate(points.items()):
+        ax.errorbar(s.params, 100 * s.min3_mean, yerr=100 * s.min3_std, fmt="o", capsize=4, color=f"C{i % 10}",
+                    label=f"{label} ({s.passed}/{s.seeds} passed)")  # fmt: skip
+    for label, (params, acc) in (references or {}).items():
+        ax.plot(params, acc, "x", color="black", markersize=9)
+        ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.axhline(target, color="gray", linestyle="--", label=f"target {target}%")
+    ax.set_xscale("log")
+    ax.set(xlabel="parameters (log scale)", ylabel="min of last 3 epochs (%)",
+           title="accuracy against size: mean ± std over seeds")  # fmt: skip
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

@@ -9,12 +9,14 @@ atomically, and resume that continues exactly where the run left off.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import os
 import random
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -189,6 +191,39 @@ class History:
         if self.interrupted:
             lines.append("(interrupted)")
         return "\n".join(lines)
+
+
+def trace_schedule(optimizer: torch.optim.Optimizer, scheduler, epochs: int, steps_per_epoch: int) -> dict:
+    """The learning rate and momentum of every training step `fit` would use, without training.
+
+    Steps the scheduler as `fit` does (every batch for OneCycleLR/CyclicLR, else every epoch) and
+    restores the optimizer's and scheduler's state afterwards, so it can run right before `fit`.
+    Momentum is SGD's `momentum` or Adam's first beta (OneCycleLR cycles either). ReduceLROnPlateau
+    depends on the evaluation loss, so its trace is the constant starting rate.
+    """
+    group = optimizer.param_groups[0]
+
+    def momentum() -> float:
+        return group["momentum"] if "momentum" in group else group.get("betas", (float("nan"),))[0]
+
+    saved = copy.deepcopy(optimizer.state_dict()), scheduler.state_dict() if scheduler is not None else None
+    per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
+    steppable = scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    trace = {"lr": [], "momentum": []}
+    with warnings.catch_warnings():  # stepping a scheduler before the optimizer is the point here
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(epochs):
+            for _ in range(steps_per_epoch):
+                trace["lr"].append(group["lr"])
+                trace["momentum"].append(momentum())
+                if steppable and per_batch:
+                    scheduler.step()
+            if steppable and not per_batch:
+                scheduler.step()
+    optimizer.load_state_dict(saved[0])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved[1])
+    return trace
 
 
 def loss_fn(output: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:

@@ -163,3 +163,44 @@ def test_sweep_cell_must_exist(tmp_path):
     nbformat.write(nb, path)
     with pytest.raises(ParameterError, match="tagged 'sweep'"):
         experiments.sweep_plan(path)
+
+
+def _write_run(results, notebook, variant, seed, min3, extra=None, params=100):
+    path = results / "runs" / notebook / variant / f"seed{seed}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = dict(seed=seed, min_last3_test_acc=min3, final_test_acc=min3, passed=min3 >= 0.994, params=params,
+                  history={"epochs": [{"seconds": 2.0}]}, extra=extra or {})  # fmt: skip
+    path.write_text(json.dumps(record))
+
+
+def test_compare_variants_reads_differences_against_their_noise(tmp_path):
+    for seed, acc in enumerate((0.9940, 0.9944, 0.9948), 1):
+        _write_run(tmp_path, "nb", "default", seed, acc)
+        _write_run(tmp_path, "nb", "X=0", seed, acc - 0.0050)  # far below: 0.50 points
+        _write_run(tmp_path, "nb", "Y=1", seed, acc + 0.0004)  # 0.04 points: noise
+    text = experiments.compare_variants("nb", {"X=0": "x off", "Y=1": "y on", "Z=2": "z"}, tmp_path)
+    # The seeds' std (0.04 points) is below one reading's binomial error, sqrt(p(1 - p) / 10,000):
+    # 0.075 points at 99.44% and 0.102 at 98.94%, so the difference's error is
+    # sqrt((0.075^2 + 0.102^2) / 3) = 0.073 points.
+    assert "-0.50 ± 0.07" in text and "X=0 (x off): lower (-0.50 points, 6.8x its error)" in text
+    assert "Y=1 (y on): within the noise (+0.04 points" in text
+    assert "Z=2: no completed runs yet (python -m mnist_course run notebooks/nb.ipynb -p Z=2 --seeds 1-3)" in text
+    assert "99.44% ± 0.04%" in text and "3/3" in text and "0/3" in text  # mean ± std, passes
+
+
+def test_compare_extra_averages_recorded_figures_over_seeds(tmp_path):
+    _write_run(tmp_path, "nb", "default", 1, 0.99, extra={"shift": {"clean": 0.99, "rotated": 0.97}})
+    _write_run(tmp_path, "nb", "default", 2, 0.99, extra={"shift": {"clean": 0.98, "rotated": 0.95}})
+    text = experiments.compare_extra("nb", ["default", "A=1"], "shift", tmp_path)
+    assert "default (2 seeds): clean 98.50% ± 0.71%, rotated 96.00% ± 1.41%" in text
+    assert "A=1: no runs with shift yet" in text
+
+
+def test_results_folder_is_found_from_the_notebooks_folder_or_a_clone(tmp_path):
+    (tmp_path / "repo" / "results" / "runs").mkdir(parents=True)
+    (tmp_path / "repo" / "notebooks").mkdir()
+    assert experiments.find_results_dir(tmp_path / "repo" / "notebooks") == tmp_path / "repo" / "results"
+    assert experiments.find_results_dir(tmp_path / "repo") == tmp_path / "repo" / "results"
+    (tmp_path / "colab" / "mnist-course" / "results" / "runs").mkdir(parents=True)
+    assert experiments.find_results_dir(tmp_path / "colab") == tmp_path / "colab" / "mnist-course" / "results"
+    assert experiments.find_results_dir(tmp_path / "elsewhere") is None

@@ -7,6 +7,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_course import plots  # noqa: E402
 from mnist_course.data import Augment  # noqa: E402
+from mnist_course.experiments import Summary  # noqa: E402
 from mnist_course.train import History  # noqa: E402
 
 
@@ -34,6 +35,11 @@ def test_every_plot_returns_a_figure():
         plots.compare_histories({"a": history([0.98, 0.99]), "b": history([0.985, 0.995])}),
         plots.show_misclassified(predictions()),
         plots.plot_confusion(predictions()),
+        plots.plot_schedule(history([0.97, 0.98, 0.99]), {"lr": [0.1] * 6, "momentum": [0.9] * 6}, steps_per_epoch=2),
+        plots.plot_frontier(
+            {"a": Summary("default", 3, 2, 0, 0.994, 0.001, 0.995, 0.001, 7852, 9.0)},
+            references={"claim": (9798, 99.43)},
+        ),
     ]
     assert all(isinstance(f, Figure) for f in figures)
 

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from mnist_course import data, train
-from mnist_course.train import History, TrainingError, fit
+from mnist_course.train import History, TrainingError, fit, trace_schedule
 
 
 def tiny_model(log_probs: bool = False) -> nn.Module:
@@ -228,3 +228,20 @@ def test_ctrl_c_during_evaluation_keeps_the_finished_epochs(loaders, tmp_path):
     assert history.interrupted and [r["epoch"] for r in history.epochs] == [1]
     saved = torch.load(tmp_path / "last.pt", weights_only=False)
     assert [r["epoch"] for r in saved["history"]["epochs"]] == [1]
+
+
+def test_trace_schedule_follows_fit_and_restores_the_state():
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05, epochs=3, steps_per_epoch=10)
+    trace = trace_schedule(optimizer, scheduler, epochs=3, steps_per_epoch=10)
+    assert len(trace["lr"]) == 30 and trace["lr"][0] == pytest.approx(0.05 / 25)
+    assert max(trace["lr"]) == pytest.approx(0.05, rel=0.01)
+    # OneCycleLR overrides SGD's momentum: 0.95 at the start, 0.85 at the peak rate
+    assert trace["momentum"][0] == pytest.approx(0.95) and min(trace["momentum"]) == pytest.approx(0.85, abs=1e-3)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05 / 25) and scheduler.last_epoch == 0
+    step_optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    step = torch.optim.lr_scheduler.StepLR(step_optimizer, step_size=2, gamma=0.1)
+    trace = trace_schedule(step_optimizer, step, epochs=3, steps_per_epoch=2)  # StepLR: once per epoch
+    assert trace["lr"] == pytest.approx([0.01] * 4 + [0.001] * 2) and trace["momentum"] == [0.9] * 6
+    assert step_optimizer.param_groups[0]["lr"] == 0.01
