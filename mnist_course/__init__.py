@@ -17,13 +17,13 @@ import os
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
-from .course import checkpoint_dir, fast_mode, report
+from .course import checkpoint_dir, fast_mode, report, run_times
 from .data import Augment, make_loaders
 from .digits import prepare_digit
 from .files import DataError, load_mnist, stage
 from .inspect import check_rubric, count_params, print_layer_table, summary
 from .lr_finder import lr_find
-from .train import History, TrainingError, evaluate, fit, pick_device, predict, seed_everything
+from .train import History, TrainingError, evaluate, fit, pick_device, predict, seed_everything, trace_schedule
 
 __all__ = [
     "Augment",
@@ -44,7 +44,9 @@ __all__ = [
     "prepare_digit",
     "print_layer_table",
     "report",
+    "run_times",
     "seed_everything",
     "stage",
     "summary",
+    "trace_schedule",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import atomic
+from . import atomic, experiments
 from .inspect import count_params
 from .train import History
 
@@ -103,6 +103,24 @@ def report(
     return results
 
 
+def run_times(notebook: str, results_dir: str | Path | None = None) -> str:
+    """How long a notebook took, from its committed runs: full mode (`results/<nb>.json`), fast mode
+    (`results/fast/`), a GPU (`results/gpu/`, written by `run --results-dir results/gpu` on one)."""
+    where = Path(results_dir) if results_dir else experiments.find_results_dir()
+    if where is None:
+        return "Run times: no results/ folder found (they are in the course repository's results/)."
+    lines = []
+    for label, folder in (("full mode", where), ("fast mode", where / "fast"), ("GPU, full mode", where / "gpu")):
+        path = folder / f"{notebook}.json"
+        if path.is_file():
+            r = json.loads(path.read_text(encoding="utf-8"))
+            minutes = r["wall_seconds"] / 60
+            lines.append(f"{label + ':':<16}{minutes:4.1f} min on {r['device']} (torch {r['torch_version']})")
+        else:
+            lines.append(f"{label + ':':<16}not measured yet")
+    return "\n".join(lines)
+
+
 def repo_url(pyproject: str | Path) -> str:
     """The project's GitHub URL, defined once in pyproject.toml's [project.urls] Repository."""
     text = Path(pyproject).read_text(encoding="utf-8")
@@ -165,8 +183,6 @@ def results_table(results_dir: str | Path) -> str:
     The "over seeds" column summarizes the notebook's default runs in results_dir/runs/ (see
     experiments.py): how many seeds passed, and the mean ± std of the min-of-last-3 accuracy.
     """
-    from . import experiments
-
     lines = [
         "| session | params | epochs | final test acc | min of last 3 | target | result | over seeds (min of last 3) "
         "| wall time | device | torch |",

@@ -255,7 +255,7 @@ def find_results_dir(start: str | Path = ".") -> Path | None:
     Looks in `start/results` (the repository root), `start/../results` (a notebook in `notebooks/`)
     and `start/mnist-course/results` (the clone the Colab install cell makes next to the notebook).
     """
-    start = Path(start)
+    start = Path(start).resolve()
     for candidate in (start / "results", start.parent / "results", start / "mnist-course" / "results"):
         if (candidate / RUNS).is_dir():
             return candidate

@@ -156,7 +156,8 @@ def plot_schedule(history: History, trace: dict, steps_per_epoch: int, floor: fl
     accs = [100 * a for a in history.column("eval_acc")]
     ax_acc.plot(history.column("epoch"), accs, "o-", label=history.eval_name)
     ax_acc.axhline(99.4, color="gray", linestyle="--", label="target 99.4%")
-    ax_acc.set_ylim(bottom=floor if floor is not None else min(accs[min(2, len(accs) - 1) :]) - 0.2, top=100)
+    bottom = floor if floor is not None else min(accs[min(2, len(accs) - 1) :]) - 0.2
+    ax_acc.set_ylim(bottom=bottom, top=max(*accs, 99.4) + 0.15)
     ax_acc.set(ylabel="accuracy (%)", title="evaluation accuracy, learning rate and momentum")
     ax_acc.legend(loc="lower right")
     steps = [(i + 1) / steps_per_epoch for i in range(len(trace["lr"]))]  # in epochs, ending each epoch at its number

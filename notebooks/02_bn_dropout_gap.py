@@ -45,22 +45,33 @@
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# In Colab, install the course helper first; locally `pip install -e .` already did.
+# In Colab, fetch the course first (the helper, and the committed runs the lesson's tables read);
+# locally `pip install -e .` already did.
+import os
 import subprocess
 import sys
 
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/mnist-course/mnist-course"], check=True)
+if "google.colab" in sys.modules and not os.path.isdir("mnist-course"):
+    subprocess.run("git clone https://github.com/mnist-course/mnist-course --depth 1 --quiet", shell=True, check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./mnist-course"], check=True)
 
 import mnist_course as mc  # first: it sets how idle threads wait before torch starts them
 import torch
-from mnist_course import data, plots
+from mnist_course import data, experiments, plots
 from torch import nn
 
 FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a 20k-image subset and 2 epochs, for tests and CI
 device = mc.pick_device()
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
+
+# %% [markdown]
+# **Expected run time**, measured by the course's own runs of this notebook (`results/`): full mode
+# is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a 20,000-image subset,
+# 2 epochs) is what the tests run.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(mc.run_times("02_bn_dropout_gap"))
 
 # %% [markdown]
 # ## Parameters: the knobs of this lesson
@@ -90,6 +101,12 @@ SWEEP = {
     "PADDING=1": [1, 2, 3],
     "BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3],
 }
+
+# %% [markdown]
+# **Exercise.** Set `BATCHNORM = False` and run the notebook again. Before you do, guess: will it
+# still reach 99.4%? Train slower or faster per epoch? Then compare your run with the sweep's table
+# below (several seeds of the same change). `HEAD = "fc"` is the next one to try: what does a head
+# that knows *where* features are buy, at the same budget?
 
 # %%
 mc.seed_everything(SEED)
@@ -158,8 +175,9 @@ def conv_block(c_in, c_out):
 def head(channels):
     if HEAD == "gap":  # one average per channel, then one logit per digit
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
-    # The FC alternative at a comparable budget: flatten a 3x3 grid of averages (144 numbers)
-    return nn.Sequential(nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(channels * 9, 10))
+    # The FC alternative within the budget: flatten a 2x2 grid of averages (64 numbers), so the head
+    # knows in which quarter of the image each feature was (650 parameters instead of 170)
+    return nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(channels * 4, 10))
 
 
 class BnDropoutGap(nn.Module):
@@ -198,9 +216,11 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 # ## Training
 #
 # The session 1 recipe — SGD + Nesterov momentum, weight decay 1e-4, one-cycle schedule stepped
-# every batch — with batches of 128 and a peak learning rate of 0.1 instead of 64 and 0.05. Those
-# two are parameters too: the `BATCH_SIZE=64,MAX_LR=0.05` variant of the sweep trains this model
-# with session 1's values, so their effect is measured apart from BatchNorm, Dropout and GAP.
+# every batch — with batches of 128 and a peak learning rate of 0.1 instead of 64 and 0.05. The
+# loss is averaged over the batch, so doubling the batch and the rate together keeps the rate *per
+# image* the same (0.1/128 = 0.05/64); what changes is half as many, less noisy steps per epoch.
+# Those two are parameters too: the `BATCH_SIZE=64,MAX_LR=0.05` variant of the sweep trains this
+# model with session 1's values, so their effect is measured apart from BatchNorm, Dropout and GAP.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -222,6 +242,70 @@ plots.plot_history(history, title="Session 2: BatchNorm + Dropout + GAP");
 # Note how the training accuracy (on *augmented* images, with Dropout on) stays below the test
 # accuracy (clean images, Dropout off): the network is being trained on a harder problem than the
 # one it is tested on. That gap is regularization at work, not a bug.
+#
+# ### BatchNorm at evaluation time
+#
+# In training mode a BN layer normalizes with the statistics of the current batch, so an image's
+# output depends on the other images in its batch. `model.eval()` switches it to the running
+# averages gathered during training: then a digit gets the same answer alone or in any batch.
+# Measured on this model (on a copy, since BN in training mode also updates its running averages;
+# Dropout stays off in both lines):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import copy
+
+if BATCHNORM:
+    first_bn = next(m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    print("running mean of the first BN layer's channels:", [round(v, 2) for v in first_bn.running_mean.tolist()])
+    digits = next(iter(test_loader))[0][:100].to(device)
+    probe = copy.deepcopy(model).eval()
+    for mode in ("eval", "train"):
+        for layer in probe.modules():
+            if isinstance(layer, nn.BatchNorm2d):
+                layer.train(mode == "train")
+        with torch.no_grad():  # the first test digit alone, and the same digit in a batch of 100
+            alone, in_batch = probe(digits[:1])[0], probe(digits)[0]
+        print(f"BN in {mode} mode: largest change of that digit's logits between the two batches: "
+              f"{(alone - in_batch).abs().max().item():.2g}")  # fmt: skip
+else:
+    print("BATCHNORM is False: no BatchNorm layers in this run.")
+
+# %% [markdown]
+# ## What did each change buy?
+#
+# **Predict first.** Session 2's model has 2.5× fewer parameters than session 1's: is it faster
+# per epoch? (Count the multiply-adds instead: a 3×3 kernel is applied at every position of its map,
+# and this model keeps 16 channels on maps of up to 24×24.) And which of BatchNorm, Dropout and GAP
+# would you remove first if you had to?
+#
+# The table reads the sweep's runs of this notebook (full mode, each variant over several seeds);
+# session 1's default row is printed first for its seconds per epoch (same conditions: one thread
+# per run, two runs at a time). Each variant changes **one** thing; the "vs default" column is the
+# difference of the mean min-of-last-3 accuracy with its standard error, and the lines under the
+# table say whether it is more than twice that error (one test reading alone has a standard error
+# of about 0.08 points).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(experiments.compare_variants("01_fc_baseline", {}))
+print()
+print(experiments.compare_variants("02_bn_dropout_gap", {
+    "BATCHNORM=False": "no BatchNorm (convolutions with bias)",
+    "DROPOUT=0.0": "no Dropout",
+    "DROPOUT_KIND=channel": "Dropout2d: whole channels",
+    "HEAD=fc": "FC on a 2x2 grid of averages",
+    "PADDING=1": "padding 1: maps keep their size",
+    "BATCH_SIZE=64,MAX_LR=0.05": "session 1's batch and rate",
+}))
+
+# %% [markdown]
+# How to read it. Parameters do not set the speed: multiply-adds and memory traffic on the large
+# early maps do, and BatchNorm and Dropout add a pass over every activation. `PADDING=1` keeps every
+# map larger (the last block ends at 14×14 instead of 6×6), so the same parameters cost more
+# arithmetic; `HEAD=fc` adds parameters (650 instead of 170) but almost no arithmetic. A row
+# whose verdict is "within the noise" is a change this sweep cannot tell apart from the default —
+# not proof that it does nothing; more seeds narrow the error by √(seeds).
 #
 # ## What does it get wrong?
 

@@ -78,3 +78,14 @@ def test_readme_without_markers_is_an_error(tmp_path):
     readme.write_text("no table here")
     with pytest.raises(ValueError, match="markers"):
         course.update_readme(readme, tmp_path)
+
+
+def test_run_times_come_from_the_committed_results(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "fast").mkdir()
+    record = {"wall_seconds": 174.0, "device": "cpu (2 threads, x86_64)", "torch_version": "2.14.1"}
+    (tmp_path / "nb.json").write_text(json.dumps(record))
+    (tmp_path / "fast" / "nb.json").write_text(json.dumps(record | {"wall_seconds": 18.0}))
+    text = course.run_times("nb", tmp_path)
+    assert "full mode:       2.9 min on cpu (2 threads, x86_64) (torch 2.14.1)" in text
+    assert "fast mode:       0.3 min" in text and "GPU, full mode: not measured yet" in text

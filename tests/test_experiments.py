@@ -204,3 +204,10 @@ def test_results_folder_is_found_from_the_notebooks_folder_or_a_clone(tmp_path):
     (tmp_path / "colab" / "mnist-course" / "results" / "runs").mkdir(parents=True)
     assert experiments.find_results_dir(tmp_path / "colab") == tmp_path / "colab" / "mnist-course" / "results"
     assert experiments.find_results_dir(tmp_path / "elsewhere") is None
+
+
+def test_results_folder_is_found_from_the_current_directory(tmp_path, monkeypatch):
+    (tmp_path / "results" / "runs").mkdir(parents=True)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # where Jupyter runs a notebook
+    assert experiments.find_results_dir() == tmp_path / "results"

@@ -49,7 +49,7 @@ def test_every_badge_points_at_an_existing_notebook_of_this_repo():
 def test_install_cells_use_the_repository_url():
     for notebook in NOTEBOOKS:
         first_code = next(c for c in jupytext.read(notebook).cells if c.cell_type == "code")
-        assert f"git+{URL}" in first_code.source and "google.colab" in first_code.source
+        assert f"git clone {URL} " in first_code.source and "google.colab" in first_code.source
 
 
 def test_links_command_has_nothing_to_change(tmp_path):
