@@ -183,18 +183,20 @@ def plot_frontier(
     of its seeds passed. `references` are single reported figures (label -> (params, accuracy %)),
     drawn as crosses: claims, not measured here.
     """
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(11, 5))
     for i, (label, s) in enumerate(points.items()):
         ax.errorbar(s.params, 100 * s.min3_mean, yerr=100 * s.min3_std, fmt="o", capsize=4, color=f"C{i % 10}",
                     label=f"{label} ({s.passed}/{s.seeds} passed)")  # fmt: skip
     for label, (params, acc) in (references or {}).items():
         ax.plot(params, acc, "x", color="black", markersize=9)
-        ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6, -12), fontsize=8)
+        ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6, 6), fontsize=8)
     ax.axhline(target, color="gray", linestyle="--", label=f"target {target}%")
     ax.set_xscale("log")
+    sizes = [s.params for s in points.values()] + [p for p, _ in (references or {}).values()]
+    ax.set_xlim(0.8 * min(sizes), 1.25 * max(sizes))
     ax.set(xlabel="parameters (log scale)", ylabel="min of last 3 epochs (%)",
            title="accuracy against size: mean ± std over seeds")  # fmt: skip
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the points fill the chart
     fig.tight_layout()
     return fig
