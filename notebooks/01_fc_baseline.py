@@ -92,8 +92,8 @@ SWEEP = {
 }
 
 # %% [markdown]
-# **Exercise.** Set `AUGMENT = False` and run the whole notebook again (the run time is printed at
-# the top; a Colab GPU is faster). Before you run it, write down what you expect for the clean test
+# **Exercise.** Set `AUGMENT = False` and run the whole notebook again (the measured run times are
+# printed at the top; a GPU line appears there once the course has measured one). Before you run it, write down what you expect for the clean test
 # accuracy and for the rotated and shifted test digits near the end. Then compare with the table of
 # several seeds in "Shifted digits": one run is one sample. Try `SCHEDULE = "constant"` next and look at
 # the last epochs of the accuracy curve.
