@@ -270,12 +270,16 @@ def _noise(s: Summary, test_images: int = 10_000) -> float:
 
 
 def compare_variants(
-    notebook: str, variants: dict[str, str], results_dir: str | Path | None = None, test_images: int = 10_000
+    notebook: str,
+    variants: dict[str, str],
+    results_dir: str | Path | None = None,
+    test_images: int = 10_000,
+    baseline: str = DEFAULT_VARIANT,
 ) -> str:
-    """A text table of the default and `variants` ({variant: what it changes}) of `notebook` over seeds.
+    """A text table of `baseline` (the default) and `variants` ({variant: what it changes}) over seeds.
 
     Per row: params, seeds, passes, min-of-last-3 and final accuracy (mean ± std), the difference
-    from the default in points with its standard error, and a reading: "within the noise" unless the
+    from the baseline in points with its standard error, and a reading: "within the noise" unless the
     difference exceeds twice its standard error. The standard error uses each variant's spread
     over seeds, floored at the binomial error of one test reading (≈ 0.08 points near 99.4%).
     Variants without runs get the command that makes them.
@@ -284,10 +288,10 @@ def compare_variants(
     if where is None:
         return "No results/runs folder found: run this notebook from a clone of the course repository."
     found = {s.variant: s for s in summaries(where, notebook)}
-    base = found.get(DEFAULT_VARIANT)
-    rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", "vs default (points)", "s/epoch")]
+    base = found.get(baseline)
+    rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {baseline} (points)", "s/epoch")]
     readings = []
-    for variant, what in {DEFAULT_VARIANT: "as in this notebook", **variants}.items():
+    for variant, what in {baseline: "the baseline", **variants}.items():
         s = found.get(variant)
         if s is None or s.seeds == s.failed:
             command = f"python -m mnist_course run notebooks/{notebook}.ipynb" + (
@@ -296,7 +300,7 @@ def compare_variants(
             readings.append(f"{variant}: no completed runs yet ({command} --seeds 1-3)")
             continue
         diff = ""
-        if base is not None and variant != DEFAULT_VARIANT and base.seeds > base.failed:
+        if base is not None and variant != baseline and base.seeds > base.failed:
             delta = 100 * (s.min3_mean - base.min3_mean)
             error = 100 * (_noise(s, test_images) ** 2 / (s.seeds - s.failed)
                            + _noise(base, test_images) ** 2 / (base.seeds - base.failed)) ** 0.5  # fmt: skip

@@ -79,6 +79,9 @@ AUGMENT = True  # per-sample random rotation, shift and scale of the training im
 SCHEDULE = "onecycle"  # one of: onecycle, step, constant, plateau
 OPTIMIZER = "sgd"  # one of: sgd, adam
 LR = 0.05  # peak (onecycle), starting (step, plateau) or only (constant) rate; Adam wants ~0.003
+WEIGHT_DECAY = 1e-4  # L2 penalty on the weights, for SGD and Adam alike
+LABEL_SMOOTHING = 0.0  # share of each target's probability spread over the other nine digits
+VAL_SPLIT = False  # train on 50,000 images and evaluate on 10,000 held-out ones: for choosing a recipe
 
 # %% tags=["sweep"]
 # What `python -m mnist_course sweep` runs (full mode): each variant changes the defaults above,
@@ -89,6 +92,11 @@ SWEEP = {
     "SCHEDULE=step": [1, 2, 3],
     "SCHEDULE=constant": [1, 2, 3],
     "OPTIMIZER=adam,LR=0.003": [1, 2, 3],
+    # Choosing a more robust recipe on the validation split, never on the test set (see the end)
+    "VAL_SPLIT=True": [1, 2, 3],
+    "VAL_SPLIT=True,LR=0.1": [1, 2, 3],
+    "VAL_SPLIT=True,WEIGHT_DECAY=0.0005": [1, 2, 3],
+    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3],
 }
 
 # %% [markdown]
@@ -146,10 +154,12 @@ if AUGMENT:
 BATCH_SIZE = 64  # session 2 measures 64 against 128 (with the rate scaled alike) on its model
 EPOCHS = 2 if FAST else 15
 train_loader, test_loader = data.make_loaders(
-    batch_size=BATCH_SIZE, augment=augment, subset_size=20_000 if FAST else None, device=device, seed=SEED
+    batch_size=BATCH_SIZE, augment=augment, subset_size=20_000 if FAST else None, device=device, seed=SEED,
+    val_size=10_000 if VAL_SPLIT else None,
 )
+eval_name = "val" if VAL_SPLIT else "test"  # what test_loader holds
 print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} batches; "
-      f"{test_loader.dataset_size:,} test images")
+      f"{test_loader.dataset_size:,} {eval_name} images")
 
 
 # %% [markdown]
@@ -249,23 +259,24 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("no_batchnorm", "no
 # %%
 # NBVAL_IGNORE_OUTPUT
 if OPTIMIZER == "sgd":
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, nesterov=True, weight_decay=WEIGHT_DECAY)
 else:
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=1e-4)  # same L2 penalty as SGD's
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
 if SCHEDULE == "onecycle":  # also cycles SGD's momentum (Adam's beta1) from 0.95 down to 0.85 and back
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=LR, epochs=EPOCHS, steps_per_epoch=len(train_loader), pct_start=0.25
     )
 elif SCHEDULE == "step":  # the seed assignment's schedule: a tenth of the rate every 5 epochs
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=5, gamma=0.1)
-elif SCHEDULE == "plateau":  # a tenth of the rate when the evaluation loss stalls for 2 epochs
+elif SCHEDULE == "plateau":  # a tenth of the rate after 3 epochs without a better evaluation loss
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1, patience=2)
 else:
     scheduler = None
 schedule = mc.trace_schedule(optimizer, scheduler, EPOCHS, len(train_loader))  # the rates fit will use
 history = mc.fit(
     model, train_loader, test_loader, EPOCHS, optimizer, scheduler,
-    device=device, target_acc=0.994, checkpoint_dir=mc.checkpoint_dir("01_fc_baseline"),
+    device=device, target_acc=0.994, checkpoint_dir=mc.checkpoint_dir("01_fc_baseline"), eval_name=eval_name,
+    label_smoothing=LABEL_SMOOTHING,
 )
 
 # %%
@@ -348,7 +359,7 @@ train_images_loader = data.TensorLoader(mnist.train_images, mnist.train_labels, 
                                         train_loader.std, device=device)  # fmt: skip
 train_images_acc = mc.evaluate(model, train_images_loader, device)[1]
 print(f"accuracy on the {len(mnist.train_images):,} training images: {train_images_acc:.2%}")
-print(f"accuracy on the {test_loader.dataset_size:,} test images:     {history.final_acc:.2%}")
+print(f"accuracy on the {test_loader.dataset_size:,} {eval_name} images:     {history.final_acc:.2%}")
 print(f"what reporting the first as 'test' would claim: {100 * (train_images_acc - history.final_acc):+.2f} points")
 
 # %% [markdown]
@@ -404,6 +415,26 @@ results = mc.report(
 )
 if FAST:
     assert results["passed"], "fast mode must still clear its sanity floor"
+
+# %% [markdown]
+# ## Is this recipe robust? Choosing on validation
+#
+# The result above is one seed. The default row of the recipe table says in how many of the
+# sweep's five seeds this same notebook passed; the course's target is at least 4 of 5. When a
+# recipe falls short, the tempting fix — try changes and keep the one with the best *test*
+# accuracy — is the mistake this course warns against: the test set would be choosing the recipe.
+# Instead the candidates run with `VAL_SPLIT = True`: 50,000 images to train on, 10,000 held-out
+# training images to evaluate on, the test set untouched. Each row below is compared with the
+# unchanged recipe on the same split. Only a candidate clearly higher there would become the new
+# default, and only then be run, over five seeds, on the test set.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(experiments.compare_variants("01_fc_baseline", {
+    "VAL_SPLIT=True,LR=0.1": "peak rate 0.1 instead of 0.05",
+    "VAL_SPLIT=True,WEIGHT_DECAY=0.0005": "5x the weight decay",
+    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": "label smoothing 0.1",
+}, baseline="VAL_SPLIT=True"))
 
 # %% [markdown]
 # ## What next

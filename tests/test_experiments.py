@@ -211,3 +211,11 @@ def test_results_folder_is_found_from_the_current_directory(tmp_path, monkeypatc
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")  # where Jupyter runs a notebook
     assert experiments.find_results_dir() == tmp_path / "results"
+
+
+def test_compare_variants_can_compare_against_another_baseline(tmp_path):
+    for seed in (1, 2):
+        _write_run(tmp_path, "nb", "V=1", seed, 0.990)
+        _write_run(tmp_path, "nb", "V=1,LR=0.1", seed, 0.980)
+    text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1")
+    assert "vs V=1 (points)" in text and "-1.00 ±" in text and "V=1,LR=0.1 (faster): lower" in text
