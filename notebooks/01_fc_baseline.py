@@ -289,10 +289,11 @@ plots.plot_history(history, title="Session 1: FC baseline");
 #
 # The same test accuracy, zoomed to where the action is, above the learning rate and momentum of
 # every step (for `SCHEDULE = "plateau"` the chart can only show the starting rate: its cuts depend
-# on the run; the `lr` column of the history table has them). During the warm-up (the first quarter of the steps) the rate climbs to its peak and
-# the momentum drops to 0.85: the steps are at their largest, and the accuracy can stall or dip
-# between epochs. Once the rate anneals, each step is smaller than the last and the accuracy
-# settles — that is why the last epochs are the ones worth reporting. (With `SCHEDULE = "step"` the
+# on the run; the `lr` column of the history table has them). During the warm-up (the first
+# quarter of the steps) the rate climbs to its peak and the momentum drops to 0.85: the steps are
+# at their largest, and the accuracy can stall or dip between epochs. Once the rate anneals, each
+# step is smaller than the last, and the accuracy moves less from epoch to epoch — that is why the
+# last epochs are the ones worth reporting. (With `SCHEDULE = "step"` the
 # rate falls in two cliffs; with `"constant"` it never falls.)
 
 # %%
