@@ -337,5 +337,6 @@ def compare_extra(notebook: str, variants: list[str], key: str, results_dir: str
             mean, std = _mean_std([float(r[name]) for r in records])
             is_fraction = all(0 <= r[name] <= 1 and isinstance(r[name], float) for r in records)
             cells.append(f"{name} {mean:.2%} ± {std:.2%}" if is_fraction else f"{name} {mean:.1f} ± {std:.1f}")
-        lines.append(f"{variant} ({len(records)} seeds): " + ", ".join(cells))
+        seeds = f"{len(records)} seed" + ("s" if len(records) > 1 else "")
+        lines.append(f"{variant} ({seeds}): " + ", ".join(cells))
     return "\n".join(lines)
