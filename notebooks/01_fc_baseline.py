@@ -314,8 +314,9 @@ plots.plot_schedule(history, schedule, steps_per_epoch=len(train_loader));
 # "vs default" column is the difference of the mean min-of-last-3 accuracies with its standard
 # error, and the lines under the table say whether a difference is more than twice that error. With
 # several variants, expect one of them to cross that line by chance now and then: a verdict that
-# matters deserves more seeds. s/epoch is from the sweep
-# (one thread per run, two runs at a time), so compare it between rows, not with your machine.
+# matters deserves more seeds. s/epoch is from the sweep (one thread per run, two runs at a time)
+# and moves by tens of percent with whatever else the machine was doing: read only large
+# differences between rows, and none against your machine.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

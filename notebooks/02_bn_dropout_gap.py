@@ -286,7 +286,8 @@ else:
 #
 # The table reads the sweep's runs of this notebook (full mode, each variant over several seeds);
 # session 1's default row is printed first for its seconds per epoch (same conditions: one thread
-# per run, two runs at a time). Each variant changes **one** thing; the "vs default" column is the
+# per run, two runs at a time; what else the machine was doing moves s/epoch by tens of percent, so
+# read only large differences). Each variant changes **one** thing; the "vs default" column is the
 # difference of the mean min-of-last-3 accuracy with its standard error, and the lines under the
 # table say whether it is more than twice that error (one test reading alone has a standard error
 # of about 0.08 points).
