@@ -204,6 +204,7 @@ class Summary:
     final_std: float
     params: int
     seconds_per_epoch: float
+    reached: int = 0  # runs whose min of last 3 reached the target, whatever their parameter budget
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -222,6 +223,7 @@ def summarize(variant: str, runs: list[dict]) -> Summary:
     return Summary(
         variant, len(runs), sum(r["passed"] for r in done), len(runs) - len(done), *min3, *final,
         done[0]["params"], statistics.fmean(epoch_seconds),
+        sum(r["min_last3_test_acc"] >= r.get("target_acc", 0.994) for r in done),
     )  # fmt: skip
 
 
