@@ -264,6 +264,9 @@ def find_results_dir(start: str | Path = ".") -> Path | None:
     return None
 
 
+NO_RESULTS = "No results/runs folder found: run this notebook from a clone of the course repository."
+
+
 def _noise(s: Summary, test_images: int = 10_000) -> float:
     """Spread of one run's min-of-last-3 accuracy: the seeds' std, but never below the binomial
     standard error of one reading on the test set (three seeds can agree by chance)."""
@@ -288,7 +291,7 @@ def compare_variants(
     """
     where = Path(results_dir) if results_dir else find_results_dir()
     if where is None:
-        return "No results/runs folder found: run this notebook from a clone of the course repository."
+        return NO_RESULTS
     found = {s.variant: s for s in summaries(where, notebook)}
     base = found.get(baseline)
     rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {baseline} (points)", "s/epoch")]
@@ -326,7 +329,7 @@ def compare_extra(notebook: str, variants: list[str], key: str, results_dir: str
     robustness of session 1), one line per variant; fractions in [0, 1] are shown as percentages."""
     where = Path(results_dir) if results_dir else find_results_dir()
     if where is None:
-        return "No results/runs folder found: run this notebook from a clone of the course repository."
+        return NO_RESULTS
     runs = load_runs(where, notebook)
     lines = []
     for variant in variants:
