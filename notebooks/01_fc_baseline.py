@@ -97,6 +97,8 @@ SWEEP = {
     "VAL_SPLIT=True,LR=0.1": [1, 2, 3],
     "VAL_SPLIT=True,WEIGHT_DECAY=0.0005": [1, 2, 3],
     "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3],
+    "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003": [1, 2, 3],
+    "VAL_SPLIT=True,AUGMENT=False": [1, 2, 3],
 }
 
 # %% [markdown]
@@ -429,6 +431,13 @@ if FAST:
 # training images to evaluate on, the test set untouched. Each row below is compared with the
 # unchanged recipe on the same split. Only a candidate clearly higher there would become the new
 # default, and only then be run, over five seeds, on the test set.
+#
+# The first three candidates were chosen before any sweep ran. The last two (Adam, and no
+# augmentation) were added after the recipe table above, where both sit within the noise of the
+# default on the *test* set: looking there once to pick what to try is a mild use of the test set,
+# which is why the decision itself is made here, on validation only.
+#
+# **Predict first:** which of these five would you bet on, and by how much?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -436,7 +445,19 @@ print(experiments.compare_variants("01_fc_baseline", {
     "VAL_SPLIT=True,LR=0.1": "peak rate 0.1 instead of 0.05",
     "VAL_SPLIT=True,WEIGHT_DECAY=0.0005": "5x the weight decay",
     "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": "label smoothing 0.1",
+    "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003": "Adam at 0.003",
+    "VAL_SPLIT=True,AUGMENT=False": "no augmentation",
 }, baseline="VAL_SPLIT=True"))
+
+# %% [markdown]
+# Read the "vs" column against its ± (the two rows' seed spreads combined). No candidate is higher
+# than the unchanged recipe beyond the noise, and taking augmentation away is the one change that is
+# clearly *lower* on validation — where, on the test set, it looked harmless. The "passed" column
+# here compares *validation* accuracy with 99.4%; held-out training digits are harder than the test
+# digits, so read it only across rows, never against the test target. The honest outcome: the recipe
+# stays as it is, and this fully connected baseline passes in the number of seeds the recipe table
+# shows, short of 4 of 5. The fix that works is not in the recipe but in the architecture — the next
+# two sessions.
 
 # %% [markdown]
 # ## What next
