@@ -267,11 +267,32 @@ def find_results_dir(start: str | Path = ".") -> Path | None:
 NO_RESULTS = "No results/runs folder found: run this notebook from a clone of the course repository."
 
 
+def _spread(mean: float, std: float, test_images: int = 10_000) -> float:
+    """Spread of one run's accuracy: the seeds' std, but never below the binomial standard error of
+    one reading on the test set (three seeds can agree by chance)."""
+    return max(std, (mean * (1 - mean) / test_images) ** 0.5)
+
+
 def _noise(s: Summary, test_images: int = 10_000) -> float:
-    """Spread of one run's min-of-last-3 accuracy: the seeds' std, but never below the binomial
-    standard error of one reading on the test set (three seeds can agree by chance)."""
-    reading = (s.min3_mean * (1 - s.min3_mean) / test_images) ** 0.5
-    return max(s.min3_std, reading)
+    return _spread(s.min3_mean, s.min3_std, test_images)
+
+
+def _reading(delta: float, error: float) -> str:
+    """`compare_variants`' verdict on a difference in points: within the noise unless beyond 2 errors."""
+    verdict = "within the noise" if abs(delta) <= 2 * error else ("higher" if delta > 0 else "lower")
+    return f"{verdict} ({delta:+.2f} points, {abs(delta) / error:.1f}x its error)"
+
+
+def difference(values: list[float], baseline: list[float], test_images: int = 10_000) -> str:
+    """How `values` (accuracies as fractions, one per run) differ from `baseline` on average, read
+    with `compare_variants`' rule: the difference of the means in points against its standard error
+    (each side's spread over runs, floored at one test reading's binomial error)."""
+    if not values or not baseline:
+        return "no runs to compare yet"
+    (a, a_std), (b, b_std) = _mean_std(values), _mean_std(baseline)
+    error = 100 * (_spread(a, a_std, test_images) ** 2 / len(values)
+                   + _spread(b, b_std, test_images) ** 2 / len(baseline)) ** 0.5  # fmt: skip
+    return _reading(100 * (a - b), error)
 
 
 def compare_variants(
@@ -310,8 +331,7 @@ def compare_variants(
             error = 100 * (_noise(s, test_images) ** 2 / (s.seeds - s.failed)
                            + _noise(base, test_images) ** 2 / (base.seeds - base.failed)) ** 0.5  # fmt: skip
             diff = f"{delta:+.2f} ± {error:.2f}"
-            verdict = "within the noise" if abs(delta) <= 2 * error else ("higher" if delta > 0 else "lower")
-            readings.append(f"{variant} ({what}): {verdict} ({delta:+.2f} points, {abs(delta) / error:.1f}x its error)")
+            readings.append(f"{variant} ({what}): {_reading(delta, error)}")
         failed = f" ({s.failed} failed)" if s.failed else ""
         rows.append((
             variant, f"{s.params:,}", str(s.seeds), f"{s.passed}/{s.seeds}{failed}",

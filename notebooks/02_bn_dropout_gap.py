@@ -32,11 +32,11 @@
 # * **Dropout** (5%) after every block: `nn.Dropout` zeroes single positions of the feature maps
 #   at random (and scales the rest up by 1/0.95), so the network cannot rely on any one activation.
 #   It does not drop whole features: the neighbouring positions of the same feature largely make
-#   up for a missing one. `nn.Dropout2d` drops whole channels instead (`DROPOUT_KIND = "channel"`);
-#   in development runs the operation itself was about 50x cheaper on the CPU (a whole training
-#   step 1.2–1.6x faster, benchmarks/README.md) but ended below the target with seed 1 (99.39% as
-#   the minimum of the last 3 epochs), so the sweep measures it over seeds. The rate is kept small
-#   (5%); whether Dropout helps this small network at all is the `DROPOUT=0.0` row below.
+#   up for a missing one. `nn.Dropout2d` drops whole channels instead (`DROPOUT_KIND = "channel"`):
+#   it draws one random number per channel rather than one per position, which is much cheaper on
+#   a CPU; its row in the table below says what it does to accuracy and to seconds per epoch. The
+#   rate is kept small (5%); whether Dropout helps this small network at all is the `DROPOUT=0.0`
+#   row.
 #
 # The parameters cell below switches each of these off, one at a time, so that what each one
 # buys can be measured (`results/runs/02_bn_dropout_gap/`).
@@ -108,7 +108,10 @@ SWEEP = {
 # still reach 99.4%? Train slower or faster per epoch? Then compare your run with the sweep's table
 # below (several seeds of the same change). `HEAD = "fc"` is the next one to try: what does a head
 # that knows *where* features are buy, within the same 10,000 budget? (Variants that remove what the
-# rubric requires print a rubric FAIL line: expected, the rubric checks the lesson's design.)
+# rubric requires print a rubric FAIL line: expected, the rubric checks the lesson's design.) A full
+# run takes about the full-mode time printed at the top on a laptop CPU (it was measured on 2
+# cores); on a GPU it is much faster, though the course has not measured a Colab GPU yet (the
+# GPU line says so). Fast mode (`MNIST_COURSE_FAST=1`) answers "does it run?" in the fast-mode time.
 
 # %%
 mc.seed_everything(SEED)
@@ -159,9 +162,13 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # budget moved into the convolutions, where parameters are *shared* across positions: a 3×3 kernel
 # is used at every one of the 100 positions of a 10×10 map.
 #
-# Why stop at 6×6 before GAP? A last feature at RF 18 with 6×6 positions spread over the image
-# lets the average see every part of the digit; averaging earlier (say at 10×10, RF 10) would
-# average features too small to tell a 4 from a 9.
+# Why is RF 18 at the head enough? MNIST digits fill a 20×20 box in the middle of the 28×28 image,
+# so a feature that sees 18×18 pixels can respond to a whole loop or a stroke crossing — the parts
+# that tell a 4 from a 9 — and its 6×6 positions together cover the entire image. Averaging them
+# loses only *where* each part was. Averaging earlier (say at 10×10, RF 10) would average features
+# that each see only a fragment of a stroke. The `PADDING=1` row below is one measured check: the
+# same receptive fields, but the last map is 14×14, so the average also takes in many positions
+# that see mostly the empty border.
 
 # %%
 def conv_block(c_in, c_out):
@@ -224,6 +231,9 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 # image* the same (0.1/128 = 0.05/64); what changes is half as many, less noisy steps per epoch.
 # Those two are parameters too: the `BATCH_SIZE=64,MAX_LR=0.05` variant of the sweep trains this
 # model with session 1's values, so their effect is measured apart from BatchNorm, Dropout and GAP.
+# (Batch 128, the peak of 0.1 and the 5% Dropout rate were set while this notebook was developed,
+# not chosen on a validation split; the `BATCH_SIZE=64,MAX_LR=0.05` and `DROPOUT=0.0` rows measure
+# one alternative to each.)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -306,12 +316,23 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 }))
 
 # %% [markdown]
-# How to read it. Parameters do not set the speed: multiply-adds and memory traffic on the large
-# early maps do, and BatchNorm and Dropout add a pass over every activation. `PADDING=1` keeps every
-# map larger (the last block ends at 14×14 instead of 6×6), so the same parameters cost more
-# arithmetic; `HEAD=fc` adds parameters (650 instead of 170) but almost no arithmetic. A row
-# whose verdict is "within the noise" is a change this sweep cannot tell apart from the default —
-# not proof that it does nothing; more seeds narrow the error by √(seeds).
+# How to read it. **Accuracy:** none of these single changes moves the min-of-last-3 accuracy by
+# more than twice its error with these seeds, so the table cannot rank them with confidence; the
+# seeds' spread (the ± of each row) is about the size of one test reading's own error, so more
+# seeds, not longer training, would sharpen it (the error shrinks as 1/√seeds). The signs still say
+# where to look: taking BatchNorm out and padding the maps land on the low side, and none of
+# their seeds passed; at this small rate and with augmentation on, this network does not measurably
+# need Dropout (its `DROPOUT=0.0` row is not lower), and neither session 1's batch and rate nor a
+# head that knows which quarter of the image a feature was in costs anything measurable. A
+# "within the noise" verdict is a change these seeds cannot tell apart from the default — not proof
+# that it does nothing.
+#
+# **Speed:** parameters do not set it: multiply-adds and memory traffic on the large early maps do.
+# `PADDING=1` keeps every map larger (the last block ends at 14×14 instead of 6×6), so the same
+# parameters cost more arithmetic, and session 2 is slower per epoch than session 1 with 2.5× fewer
+# parameters. But the s/epoch column also carries what else the machine was doing during each run:
+# the default's own seeds, the same code on the same machine, differ among themselves by tens of
+# percent (their files in `results/runs/`), so read only differences of a factor.
 #
 # ## What does it get wrong?
 
