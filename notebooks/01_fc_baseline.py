@@ -93,10 +93,11 @@ SWEEP = {
     "SCHEDULE=constant": [1, 2, 3],
     "OPTIMIZER=adam,LR=0.003": [1, 2, 3],
     # Choosing a more robust recipe on the validation split, never on the test set (see the end)
-    "VAL_SPLIT=True": [1, 2, 3],
+    "VAL_SPLIT=True": [1, 2, 3, 4, 5],
     "VAL_SPLIT=True,LR=0.1": [1, 2, 3],
+    "VAL_SPLIT=True,LR=0.03": [1, 2, 3],
     "VAL_SPLIT=True,WEIGHT_DECAY=0.0005": [1, 2, 3],
-    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3],
+    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],  # the closest call after 3 seeds: 2 more
     "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003": [1, 2, 3],
     "VAL_SPLIT=True,AUGMENT=False": [1, 2, 3],
 }
@@ -443,17 +444,21 @@ if FAST:
 # unchanged recipe on the same split. Only a candidate clearly higher there would become the new
 # default, and only then be run, over five seeds, on the test set.
 #
-# The first three candidates were chosen before any sweep ran. The last two (Adam, and no
-# augmentation) were added after the recipe table above, where both sit within the noise of the
-# default on the *test* set: looking there once to pick what to try is a mild use of the test set,
-# which is why the decision itself is made here, on validation only.
+# The peak rate of 0.1, the weight decay and the label smoothing were chosen as candidates before
+# any sweep ran. The others came from looking at results: a lower peak (0.03) after 0.1 scored
+# lower here; Adam and no augmentation after the recipe table above, where both sit within the
+# noise of the default on the *test* set — looking there once to pick what to try is a mild use of
+# the test set, which is why the decision itself is made here, on validation only. Label smoothing,
+# the closest call after three seeds, got two more seeds, and so did the baseline it is compared
+# with.
 #
-# **Predict first:** which of these five would you bet on, and by how much?
+# **Predict first:** which of these six would you bet on, and by how much?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(experiments.compare_variants("01_fc_baseline", {
     "VAL_SPLIT=True,LR=0.1": "peak rate 0.1 instead of 0.05",
+    "VAL_SPLIT=True,LR=0.03": "peak rate 0.03",
     "VAL_SPLIT=True,WEIGHT_DECAY=0.0005": "5x the weight decay",
     "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": "label smoothing 0.1",
     "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003": "Adam at 0.003",
