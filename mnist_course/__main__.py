@@ -244,6 +244,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         experiments.summary_table(nb.stem, experiments.summaries(results_dir, nb.stem))
         for nb in dict.fromkeys(notebooks)
     ]
+    tables.append(experiments.run_time_line(results_dir, [nb.stem for nb in dict.fromkeys(notebooks)]))
     print("\n\n".join(tables))
     if not args.fast:
         course.replace_block(REPO / "README.md", "\n\n".join(tables), course.SWEEP_MARKERS)

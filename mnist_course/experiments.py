@@ -251,6 +251,17 @@ def summaries(results_dir: str | Path, notebook: str) -> list[Summary]:
     return [summarize(v, runs[v]) for v in order]
 
 
+def run_time_line(results_dir: str | Path, notebooks: list[str]) -> str:
+    """What the runs cost: how many there are and the sum of their wall times, per notebook. A sweep
+    runs one per core at a time, so its elapsed time is about this sum divided by the workers."""
+    counts = {nb: [r.get("wall_seconds", 0.0) for runs in load_runs(results_dir, nb).values() for r in runs]
+              for nb in notebooks}  # fmt: skip
+    total = sum(len(seconds) for seconds in counts.values())
+    hours = sum(sum(seconds) for seconds in counts.values()) / 3600
+    parts = ", ".join(f"{nb} {len(seconds)} runs {sum(seconds) / 3600:.1f} h" for nb, seconds in counts.items())
+    return f"{total} runs; their wall times add up to {hours:.1f} hours ({parts})."
+
+
 def find_results_dir(start: str | Path = ".") -> Path | None:
     """The course's `results/` folder as seen from where a notebook runs, or None.
 

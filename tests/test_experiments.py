@@ -128,6 +128,7 @@ def test_sweep_runs_what_is_declared_skips_what_exists_and_summarizes(notebook, 
     assert "3 runs declared, 0 already done, 3 to run" in out
     assert "| `default` | 6 | 2 | 2/2 | 99.15% ± 0.07% | 99.15% ± 0.07% | 2.0 |" in out
     assert "| `SCHEDULE=step,DROPOUT=0.0` | 6 | 1 | 1/1 | 98.90% ± 0.00% |" in out
+    assert "3 runs; their wall times add up to" in out and "(tiny 3 runs" in out
     seed2 = results / "fast" / "runs" / "tiny" / "default" / "seed2.json"
     seed2.unlink()  # as if the sweep had been interrupted before this run
     assert main(["sweep", str(notebook), "--fast", "--results-dir", str(results)]) == 0
