@@ -316,14 +316,15 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 }))
 
 # %% [markdown]
-# How to read it. **Accuracy:** none of these single changes moves the min-of-last-3 accuracy by
-# more than twice its error with these seeds, so the table cannot rank them with confidence; the
+# How to read it. **Accuracy:** one change is lower beyond twice its error: padding, which keeps
+# the maps large, so the average at the head also takes in many positions that see mostly the empty
+# border (the receptive-field argument above). With six variants in one table, one of them can cross
+# that line by chance, so treat it as a strong hint rather than a proof. The others cannot be ranked
+# with confidence: taking BatchNorm out and dropping whole channels (`Dropout2d`) land on the low
+# side, while removing Dropout, session 1's batch and rate, and the 2×2 head are not lower — at
+# this small rate and with augmentation on, this network does not measurably need Dropout. The
 # seeds' spread (the ± of each row) is about the size of one test reading's own error, so more
-# seeds, not longer training, would sharpen it (the error shrinks as 1/√seeds). The signs still say
-# where to look: taking BatchNorm out and padding the maps land on the low side, and none of
-# their seeds passed; at this small rate and with augmentation on, this network does not measurably
-# need Dropout (its `DROPOUT=0.0` row is not lower), and neither session 1's batch and rate nor a
-# head that knows which quarter of the image a feature was in costs anything measurable. A
+# seeds, not longer training, would sharpen these verdicts (the error shrinks as 1/√seeds). A
 # "within the noise" verdict is a change these seeds cannot tell apart from the default — not proof
 # that it does nothing.
 #
