@@ -320,7 +320,8 @@ plots.plot_schedule(history, schedule, steps_per_epoch=len(train_loader));
 # error, and the lines under the table say whether a difference is more than twice that error. With
 # several variants, expect one of them to cross that line by chance now and then: a verdict that
 # matters deserves more seeds. s/epoch is from the sweep (one thread per run, two runs at a time)
-# and moves by tens of percent with whatever else the machine was doing: read only large
+# and moves by tens of percent with whatever else the machine was doing; the sweep also ran on two
+# days, on machines about 2× apart in speed, and the column mixes them: read only large
 # differences between rows, and none against your machine.
 
 # %%

@@ -331,9 +331,11 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 # **Speed:** parameters do not set it: multiply-adds and memory traffic on the large early maps do.
 # `PADDING=1` keeps every map larger (the last block ends at 14×14 instead of 6×6), so the same
 # parameters cost more arithmetic, and session 2 is slower per epoch than session 1 with 2.5× fewer
-# parameters. But the s/epoch column also carries what else the machine was doing during each run:
-# the default's own seeds, the same code on the same machine, differ among themselves by tens of
-# percent (their files in `results/runs/`), so read only differences of a factor.
+# parameters (both defaults ran on the same machine and day). The other rows' seconds are rough:
+# the column carries what else the machine was doing during each run — the default's own seeds
+# differ among themselves by tens of percent (their files in `results/runs/`) — and the sweep ran
+# on two days, on machines about 2× apart in speed: each ablation's third seed ran on the faster
+# one. Read the ablation rows' seconds only as a hint.
 #
 # ## What does it get wrong?
 
