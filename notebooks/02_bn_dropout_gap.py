@@ -33,10 +33,10 @@
 #   at random (and scales the rest up by 1/0.95), so the network cannot rely on any one activation.
 #   It does not drop whole features: the neighbouring positions of the same feature largely make
 #   up for a missing one. `nn.Dropout2d` drops whole channels instead (`DROPOUT_KIND = "channel"`):
-#   it draws one random number per channel rather than one per position, which is much cheaper on
-#   a CPU; its row in the table below says what it does to accuracy and to seconds per epoch. The
-#   rate is kept small (5%); whether Dropout helps this small network at all is the `DROPOUT=0.0`
-#   row.
+#   it draws one random number per channel rather than one per position (what that saves on a CPU
+#   is measured in `benchmarks/README.md`); its row in the table below says what it does to
+#   accuracy. The rate is kept small (5%); whether Dropout helps this small network at all is the
+#   `DROPOUT=0.0` row.
 #
 # The parameters cell below switches each of these off, one at a time, so that what each one
 # buys can be measured (`results/runs/02_bn_dropout_gap/`).
@@ -323,15 +323,16 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 # with confidence: taking BatchNorm out and dropping whole channels (`Dropout2d`) land on the low
 # side, while removing Dropout, session 1's batch and rate, and the 2×2 head are not lower — at
 # this small rate and with augmentation on, this network does not measurably need Dropout. The
-# seeds' spread (the ± of each row) is about the size of one test reading's own error, so more
-# seeds, not longer training, would sharpen these verdicts (the error shrinks as 1/√seeds). A
+# seeds' spread (the ± of each row, every seed scored on the same test images) is below one test
+# reading's 0.08-point error, so the verdicts use that error as their floor; more seeds, not longer
+# training, would sharpen them (the error shrinks as 1/√seeds). A
 # "within the noise" verdict is a change these seeds cannot tell apart from the default — not proof
 # that it does nothing.
 #
 # **Speed:** parameters do not set it: multiply-adds and memory traffic on the large early maps do.
 # `PADDING=1` keeps every map larger (the last block ends at 14×14 instead of 6×6), so the same
-# parameters cost more arithmetic, and session 2 is slower per epoch than session 1 with 2.5× fewer
-# parameters (both defaults ran on the same machine and day). The other rows' seconds are rough:
+# parameters are applied at more positions. Session 2 is slower per epoch than session 1 with 2.5×
+# fewer parameters (both defaults ran on the same machine and day). The other rows' seconds are rough:
 # the column carries what else the machine was doing during each run — the default's own seeds
 # differ among themselves by tens of percent (their files in `results/runs/`) — and the sweep ran
 # on two days, on machines about 2× apart in speed: each ablation's third seed ran on the faster
