@@ -17,7 +17,7 @@ import os
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "30000")
 
-from .course import checkpoint_dir, fast_mode, report, run_times
+from .course import FAST_FLOOR, checkpoint_dir, fast_mode, report, run_times
 from .data import Augment, make_loaders
 from .digits import prepare_digit
 from .files import DataError, load_mnist, stage
@@ -34,6 +34,7 @@ __all__ = [
     "checkpoint_dir",
     "count_params",
     "evaluate",
+    "FAST_FLOOR",
     "fast_mode",
     "fit",
     "load_mnist",

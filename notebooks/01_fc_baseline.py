@@ -436,8 +436,8 @@ results = mc.report(
     "01_fc_baseline", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device,
     extra={"shift_robustness": shift_robustness},
 )
-if FAST:
-    assert results["passed"], "fast mode must still clear its sanity floor"
+if FAST:  # the tests' guard: a short run must still learn the digits (a variant may exceed the budget)
+    assert results["final_test_acc"] >= mc.FAST_FLOOR, "fast mode must still clear its sanity floor"
 
 # %% [markdown]
 # ## Is this recipe robust? Choosing on validation

@@ -355,8 +355,8 @@ plots.plot_confusion(predictions);
 # %%
 # NBVAL_IGNORE_OUTPUT
 results = mc.report("02_bn_dropout_gap", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device)
-if FAST:
-    assert results["passed"], "fast mode must still clear its sanity floor"
+if FAST:  # the tests' guard: a short run must still learn the digits (a variant may exceed the budget)
+    assert results["final_test_acc"] >= mc.FAST_FLOOR, "fast mode must still clear its sanity floor"
 
 # %% [markdown]
 # ## What next

@@ -519,8 +519,8 @@ results = mc.report(
     "03_1x1_transitions", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device,
     extra={"val_split": val_split} if VAL_SPLIT else None,
 )
-if FAST:
-    assert results["passed"], "fast mode must still clear its sanity floor"
+if FAST:  # the tests' guard: a short run must still learn the digits (a variant may exceed the budget)
+    assert results["final_test_acc"] >= mc.FAST_FLOOR, "fast mode must still clear its sanity floor"
 
 # %% [markdown]
 # ## What next
