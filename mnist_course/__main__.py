@@ -240,11 +240,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
         return 130
     bar.close()
-    tables = [
-        experiments.summary_table(nb.stem, experiments.summaries(results_dir, nb.stem))
-        for nb in dict.fromkeys(notebooks)
-    ]
-    tables.append(experiments.run_time_line(results_dir, [nb.stem for nb in dict.fromkeys(notebooks)]))
+    stems = [nb.stem for nb in dict.fromkeys(notebooks)]
+    tables = [experiments.summary_table(stem, experiments.summaries(results_dir, stem)) for stem in stems]
+    tables.append(experiments.run_time_line(results_dir, stems))
     print("\n\n".join(tables))
     if not args.fast:
         course.replace_block(REPO / "README.md", "\n\n".join(tables), course.SWEEP_MARKERS)

@@ -254,11 +254,13 @@ def summaries(results_dir: str | Path, notebook: str) -> list[Summary]:
 def run_time_line(results_dir: str | Path, notebooks: list[str]) -> str:
     """What the runs cost: how many there are and the sum of their wall times, per notebook. A sweep
     runs one per core at a time, so its elapsed time is about this sum divided by the workers."""
-    counts = {nb: [r.get("wall_seconds", 0.0) for runs in load_runs(results_dir, nb).values() for r in runs]
-              for nb in notebooks}  # fmt: skip
-    total = sum(len(seconds) for seconds in counts.values())
-    hours = sum(sum(seconds) for seconds in counts.values()) / 3600
-    parts = ", ".join(f"{nb} {len(seconds)} runs {sum(seconds) / 3600:.1f} h" for nb, seconds in counts.items())
+    seconds_by_notebook = {
+        nb: [r.get("wall_seconds", 0.0) for runs in load_runs(results_dir, nb).values() for r in runs]
+        for nb in notebooks
+    }
+    total = sum(len(seconds) for seconds in seconds_by_notebook.values())
+    hours = sum(sum(seconds) for seconds in seconds_by_notebook.values()) / 3600
+    parts = ", ".join(f"{nb} {len(s)} runs {sum(s) / 3600:.1f} h" for nb, s in seconds_by_notebook.items())
     return f"{total} runs; their wall times add up to {hours:.1f} hours ({parts})."
 
 
@@ -284,8 +286,9 @@ def _spread(mean: float, std: float, test_images: int = 10_000) -> float:
     return max(std, (mean * (1 - mean) / test_images) ** 0.5)
 
 
-def _noise(s: Summary, test_images: int = 10_000) -> float:
-    return _spread(s.min3_mean, s.min3_std, test_images)
+def _error_of_difference(a: tuple[float, float, int], b: tuple[float, float, int], test_images: int) -> float:
+    """Standard error, in points, of the difference of two means, each given as (mean, std, runs)."""
+    return 100 * sum(_spread(mean, std, test_images) ** 2 / runs for mean, std, runs in (a, b)) ** 0.5
 
 
 def _reading(delta: float, error: float) -> str:
@@ -301,8 +304,7 @@ def difference(values: list[float], baseline: list[float], test_images: int = 10
     if not values or not baseline:
         return "no runs to compare yet"
     (a, a_std), (b, b_std) = _mean_std(values), _mean_std(baseline)
-    error = 100 * (_spread(a, a_std, test_images) ** 2 / len(values)
-                   + _spread(b, b_std, test_images) ** 2 / len(baseline)) ** 0.5  # fmt: skip
+    error = _error_of_difference((a, a_std, len(values)), (b, b_std, len(baseline)), test_images)
     return _reading(100 * (a - b), error)
 
 
@@ -339,8 +341,11 @@ def compare_variants(
         diff = ""
         if base is not None and variant != baseline and base.seeds > base.failed:
             delta = 100 * (s.min3_mean - base.min3_mean)
-            error = 100 * (_noise(s, test_images) ** 2 / (s.seeds - s.failed)
-                           + _noise(base, test_images) ** 2 / (base.seeds - base.failed)) ** 0.5  # fmt: skip
+            error = _error_of_difference(
+                (s.min3_mean, s.min3_std, s.seeds - s.failed),
+                (base.min3_mean, base.min3_std, base.seeds - base.failed),
+                test_images,
+            )
             diff = f"{delta:+.2f} ± {error:.2f}"
             readings.append(f"{variant} ({what}): {_reading(delta, error)}")
         failed = f" ({s.failed} failed)" if s.failed else ""
