@@ -59,14 +59,17 @@ def report(
 
     In fast mode the accuracy is checked against a sanity floor instead, and says so. Writes the
     results JSON when $MNIST_COURSE_RESULTS_DIR is set, with `extra` (further measurements of the
-    run, e.g. accuracy on shifted digits) under "extra". Returns the results as a dict.
+    run, e.g. accuracy on shifted digits) under "extra". Returns the results as a dict: "passed" is
+    every check above; "learned" only that the final accuracy clears the sanity floor, which is what
+    the notebooks' fast-mode guard needs (a variant may exceed the budget and still teach).
     """
     fast = fast_mode()
     params = count_params(model)
     final, min3 = history.final_acc, history.min_last(3)
+    learned = final >= FAST_FLOOR
     checks = [(params <= max_params, f"parameters {params:,} <= {max_params:,}")]
     if fast:  # 1-2 short epochs: the first is still warming up, so only the last one is checked
-        checks.append((final >= FAST_FLOOR, f"final {history.eval_name} accuracy {final:.2%} >= {FAST_FLOOR:.2%}"))
+        checks.append((learned, f"final {history.eval_name} accuracy {final:.2%} >= {FAST_FLOOR:.2%}"))
     else:
         checks.append(
             (
@@ -92,6 +95,7 @@ def report(
         "min_last3_test_acc": min3,
         "target_acc": target_acc,
         "passed": passed,
+        "learned": learned,
         "device": device_name(device),
         "torch_version": torch.__version__,
         "mode": "fast" if fast else "full",

@@ -439,7 +439,7 @@ results = mc.report(
     extra={"shift_robustness": shift_robustness},
 )
 if FAST:  # the tests' guard: a short run must still learn the digits (a variant may exceed the budget)
-    assert results["final_test_acc"] >= mc.FAST_FLOOR, "fast mode must still clear its sanity floor"
+    assert results["learned"], "fast mode must still clear its sanity floor (mc.FAST_FLOOR)"
 
 # %% [markdown]
 # ## Is this recipe robust? Choosing on validation

@@ -356,7 +356,7 @@ plots.plot_confusion(predictions);
 # NBVAL_IGNORE_OUTPUT
 results = mc.report("02_bn_dropout_gap", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device)
 if FAST:  # the tests' guard: a short run must still learn the digits (a variant may exceed the budget)
-    assert results["final_test_acc"] >= mc.FAST_FLOOR, "fast mode must still clear its sanity floor"
+    assert results["learned"], "fast mode must still clear its sanity floor (mc.FAST_FLOOR)"
 
 # %% [markdown]
 # ## What next

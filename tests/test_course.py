@@ -49,6 +49,14 @@ def test_report_in_fast_mode_checks_the_floor_and_says_so(monkeypatch, capsys):
     assert not course.report("nb", MODEL, history([0.5, 0.9]), max_params=200)["passed"]
 
 
+def test_learned_is_the_floor_alone_not_the_budget(monkeypatch):
+    # The notebooks' fast-mode guard asserts "learned": a variant over the budget must not trip it.
+    monkeypatch.setenv(course.FAST_ENV, "1")
+    over_budget = course.report("nb", MODEL, history([0.96, 0.97]), max_params=100)
+    assert over_budget["learned"] and not over_budget["passed"]
+    assert not course.report("nb", MODEL, history([0.96, course.FAST_FLOOR - 0.01]), max_params=200)["learned"]
+
+
 def test_interrupted_run_does_not_pass(full_mode):
     assert not course.report("nb", MODEL, history([0.999] * 3, interrupted=True), max_params=200)["passed"]
 

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-from mnist_course import FAST_FLOOR
 from mnist_course.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,4 +16,4 @@ def test_a_variant_over_the_budget_is_a_result_not_a_crash(tmp_path):
     assert main(argv) == 0
     record = json.loads((tmp_path / "fast" / "runs" / "03_1x1_transitions" / "WIDTH=1.25" / "seed1.json").read_text())
     assert record["params"] > record["max_params"] and not record["passed"]
-    assert record["final_test_acc"] >= FAST_FLOOR and record["parameters"]["WIDTH"] == 1.25
+    assert record["learned"] and record["parameters"]["WIDTH"] == 1.25
