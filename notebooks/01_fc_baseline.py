@@ -103,6 +103,7 @@ SWEEP = {
     "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003": [1, 2, 3],
     "VAL_SPLIT=True,AUGMENT=False": [1, 2, 3],
     "VAL_SPLIT=True,FIRST_CHANNELS=8": [1, 2, 3, 4, 5],  # a model change within the budget: 23,908 params
+    "VAL_SPLIT=True,FIRST_CHANNELS=8,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],  # the two closest calls together
 }
 
 # %% [markdown]
