@@ -81,29 +81,31 @@ SCHEDULE = "onecycle"  # one of: onecycle, step, constant, plateau
 OPTIMIZER = "sgd"  # one of: sgd, adam
 LR = 0.05  # peak (onecycle), starting (step, plateau) or only (constant) rate; Adam wants ~0.003
 WEIGHT_DECAY = 1e-4  # L2 penalty on the weights, for SGD and Adam alike
-LABEL_SMOOTHING = 0.0  # share of each target's probability spread evenly over all ten digits
+LABEL_SMOOTHING = 0.1  # share of each target's probability spread evenly over all ten digits
 VAL_SPLIT = False  # train on 50,000 images and evaluate on 10,000 held-out ones: for choosing a recipe
-FIRST_CHANNELS = 4  # channels of the first convolution; the second has twice as many
+FIRST_CHANNELS = 8  # channels of the first convolution, the second has twice as many; the seed had 4
 
 # %% tags=["sweep"]
 # What `python -m mnist_course sweep` runs (full mode): each variant changes the defaults above,
 # each over the seeds listed. Results: results/runs/01_fc_baseline/<variant>/seed<N>.json.
 SWEEP = {
     "default": [1, 2, 3, 4, 5],
+    "FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],  # the seed's network and this recipe before
     "AUGMENT=False": [1, 2, 3],
     "SCHEDULE=step": [1, 2, 3],
     "SCHEDULE=constant": [1, 2, 3],
     "OPTIMIZER=adam,LR=0.003": [1, 2, 3],
-    # Choosing a more robust recipe on the validation split, never on the test set (see the end)
-    "VAL_SPLIT=True": [1, 2, 3, 4, 5],
-    "VAL_SPLIT=True,LR=0.1": [1, 2, 3],
-    "VAL_SPLIT=True,LR=0.03": [1, 2, 3],
-    "VAL_SPLIT=True,WEIGHT_DECAY=0.0005": [1, 2, 3],
-    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],  # the closest call after 3 seeds: 2 more
-    "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003": [1, 2, 3],
-    "VAL_SPLIT=True,AUGMENT=False": [1, 2, 3],
-    "VAL_SPLIT=True,FIRST_CHANNELS=8": [1, 2, 3, 4, 5],  # a model change within the budget: 23,908 params
-    "VAL_SPLIT=True,FIRST_CHANNELS=8,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],  # the two closest calls together
+    # How the defaults were chosen: on the validation split, never on the test set (see the end).
+    # The baseline is the previous default; each candidate changes one thing (or two) of it.
+    "VAL_SPLIT=True,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],
+    "VAL_SPLIT=True,LR=0.1,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+    "VAL_SPLIT=True,LR=0.03,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+    "VAL_SPLIT=True,WEIGHT_DECAY=0.0005,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+    "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+    "VAL_SPLIT=True,AUGMENT=False,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+    "VAL_SPLIT=True,FIRST_CHANNELS=4": [1, 2, 3, 4, 5],  # label smoothing alone
+    "VAL_SPLIT=True,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],  # the wider first block alone
+    "VAL_SPLIT=True": [1, 2, 3, 4, 5],  # both: the highest on validation, so the new default
 }
 
 # %% [markdown]
