@@ -321,14 +321,19 @@ def compare_variants(
     from the baseline in points with its standard error, and a reading: "within the noise" unless the
     difference exceeds twice its standard error. The standard error uses each variant's spread
     over seeds, floored at the binomial error of one test reading (≈ 0.08 points near 99.4%).
-    Variants without runs get the command that makes them.
+    Variants without runs get the command that makes them. Against a baseline other than the
+    default, each row is named by what it changes against the baseline (long names made the table
+    hard to read), and a line above the table names the baseline.
     """
     where = Path(results_dir) if results_dir else find_results_dir()
     if where is None:
         return NO_RESULTS
     found = {s.variant: s for s in summaries(where, notebook)}
     base = found.get(baseline)
-    rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {baseline} (points)", "s/epoch")]
+    runs = load_runs(where, notebook) if baseline != DEFAULT_VARIANT else {}
+    label = {v: _change_against(v, baseline, runs) for v in variants} | {baseline: "baseline"} if runs else {}
+    against = "baseline" if label else baseline
+    rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {against} (points)", "s/epoch")]
     readings = []
     for variant, what in {baseline: "the baseline", **variants}.items():
         s = found.get(variant)
@@ -347,17 +352,30 @@ def compare_variants(
                 test_images,
             )
             diff = f"{delta:+.2f} ± {error:.2f}"
-            readings.append(f"{variant} ({what}): {_reading(delta, error)}")
+            readings.append(f"{label.get(variant, variant)} ({what}): {_reading(delta, error)}")
         failed = f" ({s.failed} failed)" if s.failed else ""
         rows.append((
-            variant, f"{s.params:,}", str(s.seeds), f"{s.passed}/{s.seeds}{failed}",
+            label.get(variant, variant), f"{s.params:,}", str(s.seeds), f"{s.passed}/{s.seeds}{failed}",
             f"{s.min3_mean:.2%} ± {s.min3_std:.2%}", f"{s.final_mean:.2%} ± {s.final_std:.2%}", diff,
             f"{s.seconds_per_epoch:.1f}",
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]  # fmt: skip
-    return "\n".join([*lines, "", *readings])
+    header = [f"baseline: {baseline}; each row names what it changes"] if label else []
+    return "\n".join([*header, *lines, "", *readings])
+
+
+def _change_against(variant: str, baseline: str, runs: dict[str, list[dict]]) -> str:
+    """What `variant` sets differently from `baseline`, as a variant name (e.g. "LR=0.1"), from the
+    parameters their runs recorded; from the two names when a run lacks them."""
+    try:
+        mine, theirs = runs[variant][0]["parameters"], runs[baseline][0]["parameters"]
+    except (KeyError, IndexError):
+        mine, theirs = ({} if v == DEFAULT_VARIANT else parse_overrides([v]) for v in (variant, baseline))
+        mine = {name: "default" for name in theirs} | mine
+    changed = {k: v for k, v in mine.items() if k not in RUNNER_PARAMETERS and theirs.get(k) != v}
+    return variant_name(changed) if changed else "same"
 
 
 def compare_extra(notebook: str, variants: list[str], key: str, results_dir: str | Path | None = None) -> str:

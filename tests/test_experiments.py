@@ -219,7 +219,22 @@ def test_compare_variants_can_compare_against_another_baseline(tmp_path):
         _write_run(tmp_path, "nb", "V=1", seed, 0.990)
         _write_run(tmp_path, "nb", "V=1,LR=0.1", seed, 0.980)
     text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1")
-    assert "vs V=1 (points)" in text and "-1.00 ±" in text and "V=1,LR=0.1 (faster): lower" in text
+    assert text.startswith("baseline: V=1; each row names what it changes")
+    assert "vs baseline (points)" in text and "-1.00 ±" in text and "LR=0.1 (faster): lower" in text
+
+
+def test_rows_against_another_baseline_are_named_by_what_they_change(tmp_path):
+    # From the parameters the runs recorded: the candidate keeps V=1 and goes back to W's default 0.
+    recorded = {
+        "V=1,W=2": {"SEED": 1, "V": 1, "W": 2, "LR": 0.05},
+        "V=1,LR=0.1": {"SEED": 2, "V": 1, "W": 0, "LR": 0.1},  # another first seed: not a change
+    }
+    for variant, parameters in recorded.items():
+        _write_run(tmp_path, "nb", variant, parameters["SEED"], 0.99)
+        path = tmp_path / "runs" / "nb" / variant / f"seed{parameters['SEED']}.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"parameters": parameters}))
+    text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1,W=2")
+    assert "\nW=0,LR=0.1 " in text and "W=0,LR=0.1 (faster): within the noise" in text
 
 
 def test_difference_reads_any_two_sets_of_accuracies_like_compare_variants():
