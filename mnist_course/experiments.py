@@ -322,17 +322,18 @@ def compare_variants(
     difference exceeds twice its standard error. The standard error uses each variant's spread
     over seeds, floored at the binomial error of one test reading (≈ 0.08 points near 99.4%).
     Variants without runs get the command that makes them. Against a baseline other than the
-    default, each row is named by what it changes against the baseline (long names made the table
-    hard to read), and a line above the table names the baseline.
+    default, each row under the baseline's is named by what it changes against it (long names made
+    the table hard to read), and a line above the table says so.
     """
     where = Path(results_dir) if results_dir else find_results_dir()
     if where is None:
         return NO_RESULTS
     found = {s.variant: s for s in summaries(where, notebook)}
     base = found.get(baseline)
-    runs = load_runs(where, notebook) if baseline != DEFAULT_VARIANT else {}
-    label = {v: _change_against(v, baseline, runs) for v in variants} | {baseline: "baseline"} if runs else {}
-    against = "baseline" if label else baseline
+    relative = baseline != DEFAULT_VARIANT
+    runs = load_runs(where, notebook) if relative else {}
+    label = {v: _change_against(v, baseline, runs) for v in variants} if relative else {}
+    against = "baseline" if relative else baseline
     rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {against} (points)", "s/epoch")]
     readings = []
     for variant, what in {baseline: "the baseline", **variants}.items():
@@ -362,7 +363,7 @@ def compare_variants(
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
              for row in rows]  # fmt: skip
-    header = [f"baseline: {baseline}; each row names what it changes"] if label else []
+    header = ["the first row is the baseline; each row under it names what it changes"] if relative else []
     return "\n".join([*header, *lines, "", *readings])
 
 

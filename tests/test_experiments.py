@@ -219,7 +219,8 @@ def test_compare_variants_can_compare_against_another_baseline(tmp_path):
         _write_run(tmp_path, "nb", "V=1", seed, 0.990)
         _write_run(tmp_path, "nb", "V=1,LR=0.1", seed, 0.980)
     text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1")
-    assert text.startswith("baseline: V=1; each row names what it changes")
+    assert text.startswith("the first row is the baseline; each row under it names what it changes")
+    assert "\nV=1 " in text
     assert "vs baseline (points)" in text and "-1.00 ±" in text and "LR=0.1 (faster): lower" in text
 
 
