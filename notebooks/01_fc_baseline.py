@@ -196,8 +196,9 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 #
 # The seed's network had half these channels in the first block (4 and 8: 21,844 parameters, 70% of
 # them in the FC layer); `FIRST_CHANNELS = 4` builds it again. The first block is where the maps are
-# largest, so doubling it costs few parameters (+2,064) but most of the computation: in the sweep,
-# on one machine, a run took about 1.5 times as long as one of the seed's network.
+# largest, so doubling it costs few parameters (+2,064, about half of them in the third
+# convolution, whose input doubles) but most of the computation: in the sweep, on one machine, a
+# run took about 1.5 times as long as one of the seed's network.
 #
 # The network returns raw scores (logits). The helper's loss is `cross_entropy`, which applies
 # `log_softmax` itself; it would give the very same loss if the model ended in `log_softmax`.
@@ -251,7 +252,7 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("no_batchnorm", "no
 # * The scheduler is stepped **after every batch** (`fit` knows OneCycleLR is per batch; StepLR
 #   steps once per epoch).
 # * **Label smoothing 0.1**: the loss's target for an image is not "100% this digit" but 91% this
-#   digit and 1% each of the ten (0.1 spread evenly), so the network is never pushed to make its
+#   digit (90% + 1%) and 1% each of the other nine (0.1 spread evenly over all ten), so the network is never pushed to make its
 #   scores ever more extreme on images it already gets right. `fit` passes it to `cross_entropy`
 #   for training, so the training loss it reports never reaches zero; the test loss is the plain one.
 #
@@ -343,7 +344,7 @@ plots.plot_schedule(history, schedule, steps_per_epoch=len(train_loader));
 # several variants, expect one of them to cross that line by chance now and then: a verdict that
 # matters deserves more seeds. s/epoch is from the sweep (one thread per run, two runs at a time)
 # and moves by tens of percent with whatever else the machine was doing; the sweep also ran on two
-# days, on machines 2–3× apart in speed for this model, and the column mixes them. In this table
+# days, on machines 2–3× apart in speed for the seed's network, and the column mixes them. In this table
 # the last row ran on the slower machine and every other row on the faster one; in the validation
 # table at the end the rows mix both (a learning rate cannot change the cost of an epoch: `LR=0.03`,
 # the two rows with the wider block and the last two seeds of the baseline and of label smoothing
@@ -364,7 +365,7 @@ print(experiments.compare_variants("01_fc_baseline", {
 # so one run above or below 99.4% tells you little on its own. A variant with fewer seeds than
 # the default has a wider error. The schedule is what matters most here: a constant rate never
 # anneals, so every epoch ends with full-size steps, and it is the one change clearly below the
-# default, several times its error. StepLR anneals too, but in cliffs, and spends its last 5 epochs
+# default, three times its error. StepLR anneals too, but in cliffs, and spends its last 5 epochs
 # at a hundredth of the rate; it stays within the noise. Training without augmentation stays within
 # the noise on these clean test digits: what augmentation buys does not show here — the shifted
 # digits below are where it does.
@@ -503,9 +504,9 @@ print(experiments.compare_variants("01_fc_baseline", {
 }, baseline="VAL_SPLIT=True,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0"))
 
 # %% [markdown]
-# Read the "vs" column against its ± (the two rows' seed spreads combined). No candidate is higher
+# Read the "vs" column against its ± (the two rows' seed spreads, each floored at 0.08, combined). No candidate is higher
 # than the baseline beyond the noise. Two changes are clearly *lower* on validation: a peak rate of
-# 0.1, and taking augmentation away, which on the test set looked harmless. The "passed" column
+# 0.1, and taking augmentation away, which on the test set sat within the noise. The "passed" column
 # here compares *validation* accuracy with 99.4%: it is measured on other digits, by models trained
 # on 50,000 images instead of 60,000, so read it only across rows, never against the test target.
 #
@@ -514,8 +515,8 @@ print(experiments.compare_variants("01_fc_baseline", {
 # label smoothing, +0.10 points, under twice its error. Be clear about what that buys. Picking the
 # highest of eight noisy readings favours whichever got lucky (the "winner's curse"), so its true
 # gain is probably smaller than measured. Only after the choice was it run on the test set, five
-# seeds: the default row of the recipe table above is that run, and the row of the previous
-# default next to it is the comparison — both read on the test set once, after the decision.
+# seeds: the default row of the recipe table above is that run. The previous default's row there
+# is the test-set run that started the search, read before the decision.
 
 # %% [markdown]
 # ## What next
