@@ -112,7 +112,7 @@ def run_times(notebook: str, results_dir: str | Path | None = None) -> str:
     (`results/fast/`), a GPU (`results/gpu/`, written by `run --results-dir results/gpu` on one)."""
     where = Path(results_dir) if results_dir else experiments.find_results_dir()
     if where is None:
-        return "Run times: no results/ folder found (they are in the course repository's results/)."
+        return f"Run times: {experiments.NO_RESULTS}"
     lines = []
     for label, folder in (("full mode", where), ("fast mode", where / "fast"), ("GPU, full mode", where / "gpu")):
         path = folder / f"{notebook}.json"

@@ -97,3 +97,8 @@ def test_run_times_come_from_the_committed_results(tmp_path):
     text = course.run_times("nb", tmp_path)
     assert "full mode:       2.9 min on cpu (2 threads, x86_64) (torch 2.14.1)" in text
     assert "fast mode:       0.3 min" in text and "GPU, full mode: not measured yet" in text
+
+
+def test_run_times_without_a_results_folder_say_where_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert course.run_times("nb") == f"Run times: {course.experiments.NO_RESULTS}"
