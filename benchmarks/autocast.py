@@ -7,7 +7,7 @@
 Whether it pays depends on the CPU: oneDNN has fast bfloat16 kernels where the CPU has AVX-512
 BF16 or AMX instructions, and emulates them elsewhere. The script prints what this CPU has, then the
 median training step of each combination of {float32, bfloat16 autocast} x {nn.Dropout,
-CheapDropout (benchmarks/dropout.py)}, interleaved so that all see the same machine state, and the
+FastDropout (mnist_course/layers.py)}, interleaved so that all see the same machine state, and the
 speedup of each against float32 with nn.Dropout. It times speed only: what bfloat16 does to
 accuracy takes full runs over seeds.
 """
@@ -34,9 +34,9 @@ def main() -> None:
     batches = [b for _, b in zip(range(40), loader, strict=False)]
     steps = {}
     for dtype in ("float32", "bfloat16"):
-        for dropout in ("nn.Dropout", "CheapDropout"):
+        for dropout in ("nn.Dropout", "FastDropout"):
             torch.manual_seed(0)
-            model = session3_model(dropout == "CheapDropout").train()
+            model = session3_model(dropout == "FastDropout").train()
             optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
             steps[dtype, dropout] = (model, optimizer, [])
     for i, (images, labels) in enumerate(batches):

@@ -2,8 +2,8 @@
 
 One module per concern: `files` (MNIST on disk: staging, checksums, reading), `data` (tensors to
 batches: splits, augmentation, loaders), `train` (the loop, History, seeds, device), `inspect`
-(parameters, receptive fields, rubric), `plots`, `course` (fast mode and the results cell), and
-`atomic` (crash-safe file writes).
+(parameters, receptive fields, rubric), `layers` (a cheaper Dropout mask on the CPU), `plots`,
+`course` (fast mode and the results cell), and `atomic` (crash-safe file writes).
 """
 
 import os
@@ -22,6 +22,7 @@ from .data import Augment, make_loaders
 from .digits import prepare_digit
 from .files import DataError, load_mnist, stage
 from .inspect import check_rubric, count_params, print_layer_table, summary
+from .layers import FastDropout
 from .lr_finder import lr_find
 from .train import History, TrainingError, evaluate, fit, pick_device, predict, seed_everything, trace_schedule
 
@@ -35,6 +36,7 @@ __all__ = [
     "count_params",
     "evaluate",
     "FAST_FLOOR",
+    "FastDropout",
     "fast_mode",
     "fit",
     "load_mnist",
