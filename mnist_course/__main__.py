@@ -260,7 +260,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.load:
         bench.load(args.images)
     else:
-        bench.speed(args.batches, args.repeats)
+        bench.speed(args.batches, args.repeats, args.precision)
     return 0
 
 
@@ -318,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="measure the course's training path against the classic one")
     bench.add_argument("--batches", type=int, default=100, help="training batches per repeat")
     bench.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is printed)")
+    bench.add_argument(
+        "--precision", default="float32", choices=("float32", "bfloat16", "float16"),
+        help="also time the course path with fit(precision=...): autocast to this type",
+    )  # fmt: skip
     bench.add_argument("--load", action="store_true", help="N trainings at once instead: contention")
     bench.add_argument("--images", type=int, default=10_000, help="with --load: images per training")
     bench.add_argument("--job", type=int, default=0, help=argparse.SUPPRESS)  # one --load training

@@ -9,6 +9,8 @@ run on the same machine. Two measurements:
   (b) the course's path as the notebooks use it (`TensorLoader`, channels_last on the CPU). Prints
   training and evaluation images/s (median of the repeats), seconds per epoch of each session's
   model, peak memory, and last the line `speedup <b/a>x` against the best classic setting.
+- `--precision bfloat16|float16`: also the course path under `fit(precision=...)` (autocast), with
+  its ratio (the last line stays float32's, the notebooks' default).
 - `--load`: N = 1, 2 and the core count copies of one short training at the same time: the time
   alone, the wall time of N at once, the sequential sum, and last `contention <concurrent/sequential>x`.
 """
@@ -73,8 +75,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_rate(model, make_batches, device, batches: int, repeats: int, channels_last: bool) -> float:
-    """Training images/s of `model` (median of `repeats`), through the loop `fit` uses, after a warm-up."""
+def train_rate(
+    model, make_batches, device, batches: int, repeats: int, channels_last: bool, precision: str = "float32"
+) -> float:
+    """Training images/s of `model` (median of `repeats`), through the loop `fit` uses, after a warm-up;
+    `precision` as in `fit`."""
+    dtype = train.autocast_dtype(precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     model = model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -84,7 +91,7 @@ def train_rate(model, make_batches, device, batches: int, repeats: int, channels
         train.balance_threads()  # as fit does before every epoch (a no-op outside train.sharing_cores)
         start = time.perf_counter()
         with tqdm(islice(make_batches(), batches), disable=True) as bar:
-            train._train_epoch(model, bar, optimizer, None, device, 0.0, None)
+            train._train_epoch(model, bar, optimizer, None, device, 0.0, None, dtype, scaler)
         _sync(device)
         rates.append(batches * BATCH / (time.perf_counter() - start))
     return statistics.median(rates[1:])
@@ -107,7 +114,7 @@ def eval_rate(model, loader, device, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def speed(batches: int, repeats: int) -> None:
+def speed(batches: int, repeats: int, precision: str = "float32") -> None:
     device = train.pick_device()
     cpu = device.type == "cpu"
     where = f"{device.type}, {torch.get_num_threads()} threads" if cpu else torch.cuda.get_device_name(device)
@@ -128,6 +135,10 @@ def speed(batches: int, repeats: int) -> None:
     torch.manual_seed(0)
     ours = train_rate(model(), lambda: iter(course_train), device, batches, repeats, cpu)
     print(f"  (b) course path (TensorLoader{', channels_last' if cpu else ''})  {ours:8.0f}")
+    if precision != "float32":
+        torch.manual_seed(0)
+        mixed = train_rate(model(), lambda: iter(course_train), device, batches, repeats, cpu, precision)
+        print(f"  (b) + {precision} autocast{'':<{19 - len(precision)}}{mixed:8.0f}   {mixed / best_classic:.2f}x")
     print(f"peak memory: {peak_memory_mb(device):.0f} MB")
 
     print("\nevaluation, session 3's model, 10,000 test images (images/s)")

@@ -15,6 +15,8 @@ def test_train_rate_counts_images_per_second_through_the_training_loop():
     rate = bench.train_rate(model, lambda: iter(batches), torch.device("cpu"), 3, 2, channels_last=False)
     assert rate > 0 and math.isfinite(rate)
     assert not torch.equal(before, model[1].weight)  # it really trained
+    bf16 = bench.train_rate(model, lambda: iter(batches), torch.device("cpu"), 3, 2, False, precision="bfloat16")
+    assert bf16 > 0 and math.isfinite(bf16)
 
 
 def test_models_are_the_notebooks_sizes():

@@ -245,3 +245,29 @@ def test_trace_schedule_follows_fit_and_restores_the_state():
     trace = trace_schedule(step_optimizer, step, epochs=3, steps_per_epoch=2)  # StepLR: once per epoch
     assert trace["lr"] == pytest.approx([0.01] * 4 + [0.001] * 2) and trace["momentum"] == [0.9] * 6
     assert step_optimizer.param_groups[0]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_autocast_trains_and_float16_resumes_with_its_loss_scale(loaders, tmp_path, precision):
+    model, opt, _, history = run(loaders, epochs=1, precision=precision, checkpoint_dir=tmp_path)
+    assert history.epochs[0]["eval_acc"] > 0.3 and all(p.dtype == torch.float32 for p in model.parameters())
+    scaler = torch.load(tmp_path / "last.pt", weights_only=False)["scaler"]
+    assert (scaler["scale"] > 0) if precision == "float16" else scaler == {}  # only float16 scales the loss
+    train.seed_everything(0)
+    model = tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    resumed = fit(model, *loaders, 2, opt, checkpoint_dir=tmp_path, resume=True, precision=precision, progress=False)
+    assert len(resumed.epochs) == 2
+
+
+def test_lower_precision_changes_the_numbers_and_float32_is_the_default(mnist_root):
+    def first_loss(**kwargs):  # fresh loaders: their augmentation draws are part of the seeded run
+        return run(tiny_loaders(mnist_root), epochs=1, **kwargs)[3].epochs[0]["train_loss"]
+
+    plain = first_loss()
+    assert first_loss(precision="float32") == plain and first_loss(precision="bfloat16") != plain
+
+
+def test_unknown_precision_is_an_error_before_training(loaders):
+    with pytest.raises(ValueError, match="use 'float32', 'bfloat16' or 'float16'"):
+        run(loaders, precision="int8")
