@@ -75,26 +75,50 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def train_rates(setups: dict[str, tuple], device, batches: int, repeats: int) -> dict[str, float]:
+    """Training images/s of each setup, through the loop `fit` uses: the median of `repeats` passes of
+    `batches` batches after a warm-up pass.
+
+    `setups`: name -> (model, make_batches, channels_last, precision), `precision` as in `fit`. The
+    passes are interleaved (every setup once, then every setup again, ...) so that all of them see
+    the same machine: a shared machine's speed drifts by tens of percent from one minute to the
+    next (benchmarks/README.md), which would otherwise land in the ratios.
+    """
+    passes = {name: _training_pass(device, *setup) for name, setup in setups.items()}
+    rates: dict[str, list[float]] = {name: [] for name in setups}
+    for repeat in range(repeats + 1):  # the first pass warms up (allocator, oneDNN/cuDNN kernel choices)
+        for name, one_pass in passes.items():
+            seconds = one_pass(batches)
+            if repeat:
+                rates[name].append(batches * BATCH / seconds)
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
 def train_rate(
     model, make_batches, device, batches: int, repeats: int, channels_last: bool, precision: str = "float32"
 ) -> float:
-    """Training images/s of `model` (median of `repeats`), through the loop `fit` uses, after a warm-up;
-    `precision` as in `fit`."""
+    """Training images/s of one setup (see `train_rates`)."""
+    return train_rates({"": (model, make_batches, channels_last, precision)}, device, batches, repeats)[""]
+
+
+def _training_pass(device, model, make_batches, channels_last: bool, precision: str):
+    """A function that trains `model` on `batches` batches of `make_batches()` and returns the seconds."""
     dtype = train.autocast_dtype(precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     model = model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    rates = []
-    for _ in range(repeats + 1):  # the first pass warms up (allocator, oneDNN/cuDNN kernel choices)
+
+    def one_pass(batches: int) -> float:
         train.balance_threads()  # as fit does before every epoch (a no-op outside train.sharing_cores)
         start = time.perf_counter()
         with tqdm(islice(make_batches(), batches), disable=True) as bar:
             train._train_epoch(model, bar, optimizer, None, device, 0.0, None, dtype, scaler)
         _sync(device)
-        rates.append(batches * BATCH / (time.perf_counter() - start))
-    return statistics.median(rates[1:])
+        return time.perf_counter() - start
+
+    return one_pass
 
 
 def _size(loader) -> int:
@@ -121,24 +145,30 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
     print(f"torch {torch.__version__}, {where}, batch {BATCH}, {batches} batches x {repeats} repeats (median)")
     print(f"peak memory after loading MNIST: {peak_memory_mb(device):.0f} MB")
     model = MODELS["03_1x1_transitions"]
-    print("\ntraining, session 3's model (images/s)")
-    classic = {}
+    print("\ntraining, session 3's model (images/s; the setups' passes interleaved)")
+    setups = {}
     for workers in (0, 2):
         train_loader, test_loader = data.classic_loaders(BATCH, num_workers=workers, augment=True)
         torch.manual_seed(0)
-        classic[workers] = train_rate(
-            model(), lambda loader=train_loader: iter(loader), device, batches, repeats, False
+        setups[f"(a) classic, DataLoader num_workers={workers}"] = (
+            model(),
+            lambda loader=train_loader: iter(loader),
+            False,
+            "float32",
         )
-        print(f"  (a) classic, DataLoader num_workers={workers}     {classic[workers]:8.0f}")
-    best_classic = max(classic.values())
     course_train, course_test = data.make_loaders(BATCH, augment=AUGMENT, device=device, seed=0)
+    course = f"(b) course path (TensorLoader{', channels_last' if cpu else ''})"
     torch.manual_seed(0)
-    ours = train_rate(model(), lambda: iter(course_train), device, batches, repeats, cpu)
-    print(f"  (b) course path (TensorLoader{', channels_last' if cpu else ''})  {ours:8.0f}")
+    setups[course] = (model(), lambda: iter(course_train), cpu, "float32")
     if precision != "float32":
         torch.manual_seed(0)
-        mixed = train_rate(model(), lambda: iter(course_train), device, batches, repeats, cpu, precision)
-        print(f"  (b) + {precision} autocast{'':<{19 - len(precision)}}{mixed:8.0f}   {mixed / best_classic:.2f}x")
+        setups[f"(b) + {precision} autocast"] = (model(), lambda: iter(course_train), cpu, precision)
+    rates = train_rates(setups, device, batches, repeats)
+    best_classic = max(rate for name, rate in rates.items() if name.startswith("(a)"))
+    for name, rate in rates.items():
+        ratio = f"   {rate / best_classic:.2f}x" if name.startswith("(b)") else ""
+        print(f"  {name:<46}{rate:8.0f}{ratio}")
+    ours = rates[course]
     print(f"peak memory: {peak_memory_mb(device):.0f} MB")
 
     print("\nevaluation, session 3's model, 10,000 test images (images/s)")

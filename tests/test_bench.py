@@ -26,3 +26,15 @@ def test_models_are_the_notebooks_sizes():
 
 def test_peak_memory_is_reported_on_the_cpu():
     assert bench.peak_memory_mb(torch.device("cpu")) > 10
+
+
+def test_train_rates_interleave_the_setups_passes(monkeypatch):
+    order = []
+
+    def fake_pass(device, model, make_batches, channels_last, precision):
+        return lambda batches: order.append(model) or 0.5
+
+    monkeypatch.setattr(bench, "_training_pass", fake_pass)
+    rates = bench.train_rates({"a": ("A", None, False, "float32"), "b": ("B", None, False, "float32")}, "cpu", 4, 2)
+    assert order == ["A", "B"] * 3  # a warm-up pass of each, then the repeats, every setup in turn
+    assert rates == {"a": 4 * bench.BATCH / 0.5, "b": 4 * bench.BATCH / 0.5}
