@@ -103,8 +103,8 @@ def train_rate(
 
 def _training_pass(device, model, make_batches, channels_last: bool, precision: str):
     """A function that trains `model` on `batches` batches of `make_batches()` and returns the seconds."""
-    dtype = train.autocast_dtype(precision, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
+    amp_dtype = train.autocast_dtype(precision, device)
+    scaler = train.loss_scaler(amp_dtype, device)
     model = model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -114,7 +114,7 @@ def _training_pass(device, model, make_batches, channels_last: bool, precision: 
         train.balance_threads()  # as fit does before every epoch (a no-op outside train.sharing_cores)
         start = time.perf_counter()
         with tqdm(islice(make_batches(), batches), disable=True) as bar:
-            train._train_epoch(model, bar, optimizer, None, device, 0.0, None, dtype, scaler)
+            train._train_epoch(model, bar, optimizer, None, device, 0.0, None, amp_dtype, scaler)
         _sync(device)
         return time.perf_counter() - start
 
@@ -141,7 +141,10 @@ def eval_rate(model, loader, device, repeats: int) -> float:
 def speed(batches: int, repeats: int, precision: str = "float32") -> None:
     device = train.pick_device()
     cpu = device.type == "cpu"
-    where = f"{device.type}, {torch.get_num_threads()} threads" if cpu else torch.cuda.get_device_name(device)
+    if cpu:
+        where = f"cpu, {torch.get_num_threads()} threads"
+    else:
+        where = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(f"torch {torch.__version__}, {where}, batch {BATCH}, {batches} batches x {repeats} repeats (median)")
     print(f"peak memory after loading MNIST: {peak_memory_mb(device):.0f} MB")
     model = MODELS["03_1x1_transitions"]

@@ -331,8 +331,12 @@ def compare_variants(
     found = {s.variant: s for s in summaries(where, notebook)}
     base = found.get(baseline)
     relative = baseline != DEFAULT_VARIANT
-    runs = load_runs(where, notebook) if relative else {}
-    label = {v: _change_against(v, baseline, runs) for v in variants} if relative else {}
+    label = {}
+    if relative:
+        runs = load_runs(where, notebook)
+        source = where.parent / "notebooks" / f"{notebook}.ipynb"  # its defaults, where the clone has it
+        defaults = {n: p.default for n, p in notebook_parameters(source).items()} if source.is_file() else {}
+        label = {v: _change_against(v, baseline, runs, defaults) for v in variants}
     against = "baseline" if relative else baseline
     rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {against} (points)", "s/epoch")]
     readings = []
@@ -367,15 +371,20 @@ def compare_variants(
     return "\n".join([*header, *lines, "", *readings])
 
 
-def _change_against(variant: str, baseline: str, runs: dict[str, list[dict]]) -> str:
-    """What `variant` sets differently from `baseline`, as a variant name (e.g. "LR=0.1"), from the
-    parameters their runs recorded; from the two names when a run lacks them."""
-    try:
-        mine, theirs = runs[variant][0]["parameters"], runs[baseline][0]["parameters"]
-    except (KeyError, IndexError):
-        mine, theirs = ({} if v == DEFAULT_VARIANT else parse_overrides([v]) for v in (variant, baseline))
-        mine = {name: "default" for name in theirs} | mine
-    changed = {k: v for k, v in mine.items() if k not in RUNNER_PARAMETERS and theirs.get(k) != v}
+def _change_against(variant: str, baseline: str, runs: dict[str, list[dict]], defaults: dict[str, object]) -> str:
+    """What `variant` sets differently from `baseline`, as a variant name (e.g. "LR=0.1"): from the
+    parameters their first runs recorded, else from their names; the notebook's `defaults` fill what
+    either lacks (runs made before a parameter existed), and "?" marks what nothing says."""
+
+    def values(v: str) -> dict[str, object]:
+        recorded = runs.get(v, [{}])[0].get("parameters")
+        return defaults | (recorded if recorded is not None else parse_overrides([v]) if v != DEFAULT_VARIANT else {})
+
+    mine, theirs = values(variant), values(baseline)
+    names = [*mine, *(k for k in theirs if k not in mine)]
+    changed = {
+        k: mine.get(k, "?") for k in names if k not in RUNNER_PARAMETERS and mine.get(k, "?") != theirs.get(k, "?")
+    }
     return variant_name(changed) if changed else "same"
 
 

@@ -325,19 +325,28 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of `fit(precision=...)` (None: float32, no autocast), checked before training."""
     if precision not in AUTOCAST_DTYPES:
         raise ValueError(f"precision={precision!r}: use 'float32', 'bfloat16' or 'float16'")
-    if precision == "bfloat16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+    # Ampere (8.0) and later compute in bfloat16; older GPUs such as the T4 (7.5) only emulate it, slowly.
+    if precision == "bfloat16" and device.type == "cuda" and torch.cuda.get_device_capability(device) < (8, 0):
         raise ValueError("this GPU has no bfloat16 arithmetic (e.g. a T4): use precision='float16'")
+    if precision == "float16" and not hasattr(torch.amp, "GradScaler"):
+        raise ValueError("precision='float16' needs torch >= 2.3 (torch.amp.GradScaler): upgrade torch")
     return AUTOCAST_DTYPES[precision]
 
 
-def _save_resume_point(path, model, optimizer, scheduler, scaler, history, best_acc, train_loader) -> None:
+def loss_scaler(amp_dtype: torch.dtype | None, device: torch.device):
+    """A `torch.amp.GradScaler` for float16, whose small gradients would flush to zero; None otherwise."""
+    return torch.amp.GradScaler(device.type) if amp_dtype is torch.float16 else None
+
+
+def _save_resume_point(path, model, optimizer, scheduler, precision, scaler, history, best_acc, train_loader):
     """Everything `fit(resume=True)` needs to continue exactly: weights, optimizer, scheduler, the
-    float16 loss scale, random state."""
+    precision and float16's loss scale, random state."""
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "scaler": scaler.state_dict(),
+        "precision": precision,
+        "scaler": scaler.state_dict() if scaler is not None else None,
         "history": history.to_dict(),
         "best_acc": best_acc,
         "rng": _rng_state(train_loader),
@@ -346,13 +355,14 @@ def _save_resume_point(path, model, optimizer, scheduler, scaler, history, best_
 
 
 def _train_epoch(
-    model, bar: tqdm, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm, autocast, scaler
+    model, bar: tqdm, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm, amp_dtype, scaler
 ):
     """One pass over the batches of `bar`; returns mean loss and accuracy.
 
-    `autocast` (a dtype or None) runs the forward pass and the loss under `torch.autocast`; `scaler`
-    (a `torch.amp.GradScaler`, enabled only for float16) scales the loss so that small float16
-    gradients do not flush to zero. Disabled, both leave every operation exactly as without them.
+    `amp_dtype` (None: float32) runs the forward pass and the loss under `torch.autocast` in that
+    type; `scaler` (float16's `loss_scaler`, else None) scales the loss so that small float16
+    gradients do not flush to zero. With None for both, every operation is as it was before either
+    existed (and `torch.autocast` is not even entered: older torch rejects some devices there).
 
     Raises FloatingPointError(loss, batch number, learning rate) at the first non-finite loss. On the
     CPU every loss is checked before its optimizer step, so the weights are never updated with it.
@@ -368,19 +378,23 @@ def _train_epoch(
     non_blocking = device.type == "cuda"  # MPS: a copy from a CPU tensor freed before it ran can read garbage
     for batch, (x, y) in enumerate(bar, 1):
         x, y = x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
-        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+        with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
             out = model(x)
             loss = loss_fn(out, y, label_smoothing)
         finite &= torch.isfinite(loss)
         if batch % check_every == 0 and not finite:
             raise FloatingPointError(loss.item(), batch, optimizer.param_groups[0]["lr"])
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()  # float16: steps whose gradients overflowed are skipped, then the scale drops
+        (scaler.scale(loss) if scaler else loss).backward()
+        if scaler:
+            scaler.unscale_(optimizer)  # the true gradients, for clipping
         if clip_grad_norm:
-            scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
+        if scaler:
+            scaler.step(optimizer)  # skipped when a float16 gradient overflowed; the scale then drops
+            scaler.update()
+        else:
+            optimizer.step()
         if batch_scheduler is not None:
             batch_scheduler.step()
         total_loss += loss.detach() * len(y)
@@ -437,8 +451,8 @@ def fit(
       TrainingError at once, leaving the last good checkpoint in place.
     """
     device = torch.device(device or next(model.parameters()).device)
-    dtype = autocast_dtype(precision, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
+    amp_dtype = autocast_dtype(precision, device)
+    scaler = loss_scaler(amp_dtype, device)
     model.to(device)
     if device.type == "cpu" if channels_last is None else channels_last:
         model.to(memory_format=torch.channels_last)
@@ -455,7 +469,14 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state["scheduler"] is not None:
             scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state.get("scaler", {}))  # a no-op unless float16
+        trained_in = state.get("precision", "float32")  # checkpoints from before the option: float32
+        if trained_in != precision:
+            raise TrainingError(
+                f"the checkpoint {ckpt_dir / 'last.pt'} was trained with precision={trained_in!r}: resume with "
+                "the same precision (or start again without resume=True)."
+            )
+        if scaler is not None:
+            scaler.load_state_dict(state["scaler"])
         history = History(**state["history"])
         history.interrupted = False
         best_acc = state["best_acc"]
@@ -477,8 +498,8 @@ def fit(
                 try:
                     with tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not bars) as bar:
                         train_loss, train_acc = _train_epoch(
-                            model, bar, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm, dtype,
-                            scaler,
+                            model, bar, optimizer, batch_scheduler, device, label_smoothing, clip_grad_norm,
+                            amp_dtype, scaler,
                         )  # fmt: skip
                 except FloatingPointError as err:
                     value, batch, lr = err.args
@@ -507,7 +528,15 @@ def fit(
                     best_acc = max(best_acc, eval_acc)
                     finished = History(**{**history.to_dict(), "epochs": [*history.epochs, row]})
                     _save_resume_point(
-                        ckpt_dir / "last.pt", model, optimizer, scheduler, scaler, finished, best_acc, train_loader
+                        ckpt_dir / "last.pt",
+                        model,
+                        optimizer,
+                        scheduler,
+                        precision,
+                        scaler,
+                        finished,
+                        best_acc,
+                        train_loader,
                     )
                 history.epochs.append(row)  # only now is the epoch complete, checkpoint included
             except KeyboardInterrupt:

@@ -244,3 +244,19 @@ def test_difference_reads_any_two_sets_of_accuracies_like_compare_variants():
     assert experiments.difference([a - 0.0050 for a in default], default) == "lower (-0.50 points, 6.8x its error)"
     assert experiments.difference([a + 0.0004 for a in default], default).startswith("within the noise (+0.04 points")
     assert experiments.difference([], default) == "no runs to compare yet"
+
+
+def test_a_parameter_older_runs_lack_is_read_as_the_notebooks_default(tmp_path):
+    # Runs made before PRECISION existed record no PRECISION: the notebook's default fills it in.
+    (tmp_path / "notebooks").mkdir()
+    cell = new_code_cell('SEED = 1\nDROPOUT = 0.05\nPRECISION = "float32"', metadata={"tags": ["parameters"]})
+    nbformat.write(new_notebook(cells=[cell]), tmp_path / "notebooks" / "nb.ipynb")
+    results = tmp_path / "results"
+    recorded = {"PRECISION=bfloat16": {"SEED": 1, "DROPOUT": 0.05, "PRECISION": "bfloat16"},
+                "DROPOUT=0.0": {"SEED": 1, "DROPOUT": 0.0}}  # fmt: skip
+    for variant, parameters in recorded.items():
+        _write_run(results, "nb", variant, 1, 0.99)
+        path = results / "runs" / "nb" / variant / "seed1.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"parameters": parameters}))
+    text = experiments.compare_variants("nb", {"DROPOUT=0.0": "off"}, results, baseline="PRECISION=bfloat16")
+    assert "DROPOUT=0.0,PRECISION=float32 (off): within the noise" in text

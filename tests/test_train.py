@@ -251,8 +251,9 @@ def test_trace_schedule_follows_fit_and_restores_the_state():
 def test_autocast_trains_and_float16_resumes_with_its_loss_scale(loaders, tmp_path, precision):
     model, opt, _, history = run(loaders, epochs=1, precision=precision, checkpoint_dir=tmp_path)
     assert history.epochs[0]["eval_acc"] > 0.3 and all(p.dtype == torch.float32 for p in model.parameters())
-    scaler = torch.load(tmp_path / "last.pt", weights_only=False)["scaler"]
-    assert (scaler["scale"] > 0) if precision == "float16" else scaler == {}  # only float16 scales the loss
+    saved = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert saved["precision"] == precision
+    assert (saved["scaler"]["scale"] > 0) if precision == "float16" else saved["scaler"] is None  # float16 only
     train.seed_everything(0)
     model = tiny_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -271,3 +272,11 @@ def test_lower_precision_changes_the_numbers_and_float32_is_the_default(mnist_ro
 def test_unknown_precision_is_an_error_before_training(loaders):
     with pytest.raises(ValueError, match="use 'float32', 'bfloat16' or 'float16'"):
         run(loaders, precision="int8")
+
+
+def test_resuming_in_another_precision_is_a_clear_error(loaders, tmp_path):
+    run(loaders, epochs=1, checkpoint_dir=tmp_path)  # float32
+    model = tiny_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    with pytest.raises(TrainingError, match="trained with precision='float32': resume with the same precision"):
+        fit(model, *loaders, 2, opt, checkpoint_dir=tmp_path, resume=True, precision="float16", progress=False)
