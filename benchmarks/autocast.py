@@ -2,8 +2,9 @@
 
     python benchmarks/autocast.py      # about 1 minute on 2 cores
 
-`torch.autocast("cpu", dtype=torch.bfloat16)` runs the convolutions and linear layers in bfloat16
-(8 bits of mantissa instead of 23) and keeps the weights, the optimizer and the loss in float32.
+`torch.autocast("cpu", dtype=torch.bfloat16)` around the forward pass and the loss, as
+`fit(precision="bfloat16")` does, runs the convolutions and linear layers in bfloat16 (8 bits of
+mantissa instead of 23) and keeps the weights and the optimizer in float32.
 Whether it pays depends on the CPU: oneDNN has fast bfloat16 kernels where the CPU has AVX-512
 BF16 or AMX instructions, and emulates them elsewhere. The script prints what this CPU has, then the
 median training step of each combination of {float32, bfloat16 autocast} x {nn.Dropout,
@@ -42,9 +43,8 @@ def main() -> None:
     for i, (images, labels) in enumerate(batches):
         for (dtype, _), (model, optimizer, times) in steps.items():  # interleaved: the same machine state
             start = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
-                logits = model(images)
-            loss = nn.functional.cross_entropy(logits.float(), labels)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):  # as fit does
+                loss = nn.functional.cross_entropy(model(images), labels)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -29,8 +29,6 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from mnist_course import bench, train
 
-BATCH = 128
-
 
 def step_times(step, steps: int) -> float:
     """Median seconds of `step()` over `steps` calls, after 3 warm-up calls."""
@@ -66,7 +64,7 @@ def stacked_step(models, batches):
 
     def step():
         logits = vmap(one, randomness="different")(params, buffers, x)  # (N, batch, 10)
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / BATCH
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / bench.BATCH
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -84,12 +82,13 @@ def check_same_gradients(n: int = 3) -> float:
         for layer in m.modules():
             if isinstance(layer, nn.Dropout):
                 layer.p = 0.0
-    batches = [(torch.randn(BATCH, 1, 28, 28, dtype=torch.float64), torch.randint(0, 10, (BATCH,))) for _ in range(n)]
+    images = [torch.randn(bench.BATCH, 1, 28, 28, dtype=torch.float64) for _ in range(n)]
+    batches = [(x, torch.randint(0, 10, (bench.BATCH,))) for x in images]
     params, buffers = stack_module_state(models)
     base = copy.deepcopy(models[0]).to("meta")
     x, y = torch.stack([b[0] for b in batches]), torch.stack([b[1] for b in batches])
     logits = vmap(lambda p, b, images: functional_call(base, (p, b), (images,)))(params, buffers, x)
-    (nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / BATCH).backward()
+    (nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / bench.BATCH).backward()
     worst = 0.0
     for i, (model, (xi, yi)) in enumerate(zip(models, batches, strict=True)):
         nn.functional.cross_entropy(model(xi), yi).backward()
@@ -104,15 +103,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     threads = train.configure_threads()
-    print(f"torch {torch.__version__}, CPU, {threads} threads, session 3's model, batch {BATCH}")
+    print(f"torch {torch.__version__}, CPU, {threads} threads, session 3's model, batch {bench.BATCH}")
     print(f"largest relative gradient difference, stacked against each copy alone: {check_same_gradients():.1e}")
     for n in args.copies:
         torch.manual_seed(0)
         models = [bench.MODELS["03_1x1_transitions"]() for _ in range(n)]
-        batches = [(torch.randn(BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))) for _ in range(n)]
+        batches = [(torch.randn(bench.BATCH, 1, 28, 28), torch.randint(0, 10, (bench.BATCH,))) for _ in range(n)]
         stacked = step_times(stacked_step(models, batches), args.steps)
         channels_last = [m.to(memory_format=torch.channels_last) for m in models]
-        optimizers = [torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True) for m in channels_last]
+        optimizers = [
+            torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+            for m in channels_last
+        ]  # the same optimizer as the stacked side
         one_by_one = step_times(sequential_step(channels_last, optimizers, batches), args.steps)
         print(
             f"{n} copies: one after another {1000 * one_by_one:6.1f} ms, stacked {1000 * stacked:6.1f} ms "

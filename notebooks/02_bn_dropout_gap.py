@@ -242,9 +242,9 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 # one alternative to each.)
 #
 # `PRECISION` is about speed, not the lesson: `"bfloat16"` or `"float16"` run the forward pass
-# under `torch.autocast` in that 16-bit type (`fit(precision=...)`; the weights stay float32). On a
-# GPU that is where most of the speed comes from; on a CPU it depends on the processor
-# (`benchmarks/README.md`). Its row in the table below checks what it does to accuracy.
+# under `torch.autocast` in that 16-bit type (`fit(precision=...)`; the weights stay float32). GPUs
+# have fast 16-bit arithmetic, but the course has not measured what it buys there; on a CPU it
+# depends on the processor (`benchmarks/README.md`). Its row below checks what it does to accuracy.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
