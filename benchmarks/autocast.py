@@ -13,17 +13,13 @@ speedup of each against float32 with nn.Dropout. It times speed only: what bfloa
 accuracy takes full runs over seeds.
 """
 
-import statistics
-import time
-
 import mnist_course  # noqa: F401  (before torch: the wait policy default)
 
 # isort: split
 import torch
-from dropout import session3_model  # benchmarks/dropout.py, next to this file
-from torch import nn
+from dropout import median_step_ms, session3_model  # benchmarks/dropout.py, next to this file
 
-from mnist_course import bench, data, train
+from mnist_course import bench, train
 
 
 def main() -> None:
@@ -31,26 +27,13 @@ def main() -> None:
     print(f"torch {torch.__version__}, CPU, {threads} threads, session 3's model, batch {bench.BATCH}")
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, "
           f"oneDNN bfloat16 supported: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}")  # fmt: skip
-    loader, _ = data.make_loaders(bench.BATCH, augment=bench.AUGMENT, seed=0)
-    batches = [b for _, b in zip(range(40), loader, strict=False)]
-    steps = {}
+    setups = {}
     for dtype in ("float32", "bfloat16"):
         for dropout in ("nn.Dropout", "FastDropout"):
             torch.manual_seed(0)
             model = session3_model(dropout == "FastDropout").train()
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-            steps[dtype, dropout] = (model, optimizer, [])
-    for i, (images, labels) in enumerate(batches):
-        for (dtype, _), (model, optimizer, times) in steps.items():  # interleaved: the same machine state
-            start = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bfloat16"):  # as fit does
-                loss = nn.functional.cross_entropy(model(images), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if i >= 5:  # warm-up
-                times.append(time.perf_counter() - start)
-    medians = {key: statistics.median(times) * 1000 for key, (_, _, times) in steps.items()}
+            setups[dtype, dropout] = (model, torch.bfloat16 if dtype == "bfloat16" else None)
+    medians = median_step_ms(setups)
     reference = medians["float32", "nn.Dropout"]
     for (dtype, dropout), ms in medians.items():
         print(f"  {dtype:<9} {dropout:<13} median training step {ms:6.1f} ms   {reference / ms:.2f}x")

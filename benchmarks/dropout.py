@@ -12,6 +12,7 @@ keep `nn.Dropout` (see benchmarks/README.md: switching would change every seeded
 and 3); session 2 measures `FastDropout`'s accuracy as its variant `DROPOUT_KIND=fast`.
 """
 
+import contextlib
 import statistics
 import time
 
@@ -44,6 +45,29 @@ def mask_ms(module: nn.Module, x: torch.Tensor, repeats: int = 20) -> float:
     return statistics.median(times) * 1000
 
 
+def median_step_ms(setups: dict, batch_count: int = 40, warmup: int = 5) -> dict:
+    """Median milliseconds of one training step of each setup (name -> (model, autocast dtype or None)),
+    on the same `batch_count` augmented batches, the setups interleaved batch by batch so that all
+    see the same machine state; the first `warmup` steps are not counted."""
+    loader, _ = data.make_loaders(bench.BATCH, augment=bench.AUGMENT, seed=0)
+    batches = [b for _, b in zip(range(batch_count), loader, strict=False)]
+    steps = {
+        name: (model, dtype, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9), [])
+        for name, (model, dtype) in setups.items()
+    }
+    for i, (images, labels) in enumerate(batches):
+        for model, dtype, optimizer, times in steps.values():
+            start = time.perf_counter()
+            with torch.autocast("cpu", dtype=dtype) if dtype else contextlib.nullcontext():  # as fit does
+                loss = nn.functional.cross_entropy(model(images), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+    return {name: statistics.median(times) * 1000 for name, (_, _, _, times) in steps.items()}
+
+
 def main() -> None:
     threads = train.configure_threads()
     print(f"torch {torch.__version__}, CPU, {threads} threads, session 3's model, batch {bench.BATCH}")
@@ -54,24 +78,11 @@ def main() -> None:
     print(f"one mask on {tuple(x.shape)}: nn.Dropout {mask_ms(nn.Dropout(0.05), x):.2f} ms, "
           f"FastDropout {mask_ms(fast, x):.2f} ms")  # fmt: skip
 
-    loader, _ = data.make_loaders(bench.BATCH, augment=bench.AUGMENT, seed=0)
-    batches = [b for _, b in zip(range(40), loader, strict=False)]
-    steps = {}
+    setups = {}
     for kind in ("nn.Dropout", "FastDropout"):
         torch.manual_seed(0)
-        model = session3_model(kind == "FastDropout").train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        steps[kind] = (model, optimizer, [])
-    for i, (images, labels) in enumerate(batches):
-        for model, optimizer, times in steps.values():  # interleaved: the same machine state
-            start = time.perf_counter()
-            loss = nn.functional.cross_entropy(model(images), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if i >= 5:  # warm-up
-                times.append(time.perf_counter() - start)
-    medians = {kind: statistics.median(times) * 1000 for kind, (_, _, times) in steps.items()}
+        setups[kind] = (session3_model(kind == "FastDropout").train(), None)
+    medians = median_step_ms(setups)
     for kind, ms in medians.items():
         print(f"  {kind:<13} median training step {ms:6.1f} ms")
     print(f"step speedup {medians['nn.Dropout'] / medians['FastDropout']:.2f}x")

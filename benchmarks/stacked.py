@@ -52,21 +52,31 @@ def sequential_step(models, optimizers, batches):
     return step
 
 
-def stacked_step(models, batches):
-    params, buffers = stack_module_state(models)  # leaf tensors with a leading dimension of len(models)
+def stacked_loss(models):
+    """The stacked weights of `models` (leaf tensors with a leading dimension of len(models)) and a
+    function of (x, y) -> the summed loss of all copies, each on its own batch x[i], y[i]."""
+    params, buffers = stack_module_state(models)
     base = copy.deepcopy(models[0]).to("meta")  # the structure only; the weights come from `params`
-    optimizer = torch.optim.SGD(params.values(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    x = torch.stack([x for x, _ in batches])  # (N, batch, 1, 28, 28): each copy its own batch
-    y = torch.stack([y for _, y in batches])
 
     def one(p, b, images):
         return functional_call(base, (p, b), (images,))
 
-    def step():
+    def loss(x, y):
         logits = vmap(one, randomness="different")(params, buffers, x)  # (N, batch, 10)
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / bench.BATCH
+        return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / bench.BATCH
+
+    return params, loss
+
+
+def stacked_step(models, batches):
+    params, loss = stacked_loss(models)
+    optimizer = torch.optim.SGD(params.values(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    x = torch.stack([x for x, _ in batches])  # (N, batch, 1, 28, 28): each copy its own batch
+    y = torch.stack([y for _, y in batches])
+
+    def step():
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss(x, y).backward()
         optimizer.step()
 
     return step
@@ -84,11 +94,8 @@ def check_same_gradients(n: int = 3) -> float:
                 layer.p = 0.0
     images = [torch.randn(bench.BATCH, 1, 28, 28, dtype=torch.float64) for _ in range(n)]
     batches = [(x, torch.randint(0, 10, (bench.BATCH,))) for x in images]
-    params, buffers = stack_module_state(models)
-    base = copy.deepcopy(models[0]).to("meta")
-    x, y = torch.stack([b[0] for b in batches]), torch.stack([b[1] for b in batches])
-    logits = vmap(lambda p, b, images: functional_call(base, (p, b), (images,)))(params, buffers, x)
-    (nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / bench.BATCH).backward()
+    params, loss = stacked_loss(models)
+    loss(torch.stack([b[0] for b in batches]), torch.stack([b[1] for b in batches])).backward()
     worst = 0.0
     for i, (model, (xi, yi)) in enumerate(zip(models, batches, strict=True)):
         nn.functional.cross_entropy(model(xi), yi).backward()

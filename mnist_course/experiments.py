@@ -328,12 +328,12 @@ def compare_variants(
     where = Path(results_dir) if results_dir else find_results_dir()
     if where is None:
         return NO_RESULTS
-    found = {s.variant: s for s in summaries(where, notebook)}
+    runs = load_runs(where, notebook)
+    found = {variant: summarize(variant, variant_runs) for variant, variant_runs in runs.items()}
     base = found.get(baseline)
     relative = baseline != DEFAULT_VARIANT
     label = {}
     if relative:
-        runs = load_runs(where, notebook)
         source = where.parent / "notebooks" / f"{notebook}.ipynb"  # its defaults, where the clone has it
         defaults = {n: p.default for n, p in notebook_parameters(source).items()} if source.is_file() else {}
         label = {v: _change_against(v, baseline, runs, defaults) for v in variants}
