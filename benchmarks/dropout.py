@@ -27,13 +27,9 @@ from mnist_course.layers import FastDropout
 
 
 def session3_model(fast: bool) -> nn.Module:
-    model = bench.MODELS["03_1x1_transitions"]()
-    if fast:
-        for name, module in list(model.named_modules()):
-            if isinstance(module, nn.Dropout):
-                parent = model.get_submodule(name.rpartition(".")[0])
-                setattr(parent, name.rpartition(".")[2], FastDropout(module.p))
-    return model.to(memory_format=torch.channels_last)
+    """Session 3's model with `nn.Dropout` or `FastDropout`, in the layout `fit` trains it in."""
+    make = bench.MODELS["03_1x1_transitions"]
+    return bench.in_fits_layout((bench.with_fast_dropout(make) if fast else make)(), torch.device("cpu"))
 
 
 def mask_ms(module: nn.Module, x: torch.Tensor, repeats: int = 20) -> float:

@@ -6,11 +6,13 @@ run on the same machine. Two measurements:
 - default: session 3's model, batch 128, the same augmentation ranges, trained by the same loop
   (`train._train_epoch`) from (a) the classic pipeline as the seed assignments wrote it
   (torchvision MNIST + PIL transforms + DataLoader, num_workers 0 and 2, default memory format) and
-  (b) the course's path as the notebooks use it (`TensorLoader`, channels_last on the CPU). Prints
+  (b) the course's path as the notebooks use it (`TensorLoader`, the layout `fit` picks). Prints
   training and evaluation images/s (median of the repeats), seconds per epoch of each session's
   model, peak memory, and last the line `speedup <b/a>x` against the best classic setting.
-- `--precision bfloat16|float16`: also the course path under `fit(precision=...)` (autocast), with
-  its ratio (the last line stays float32's, the notebooks' default).
+- the course path also with the opt-ins the notebooks do not use by default: `FastDropout`
+  (session 2's `DROPOUT_KIND=fast`) and, with `--precision bfloat16|float16`, `fit(precision=...)`
+  (autocast), alone and together with `FastDropout`, each with its ratio (the last line stays the
+  notebooks' default path's).
 - `--load`: N = 1, 2 and the core count copies of one short training at the same time: the time
   alone, the wall time of N at once, the sequential sum, and last `contention <concurrent/sequential>x`.
 """
@@ -28,6 +30,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import data, train
+from .layers import FastDropout
 
 BATCH = 128
 # The notebooks' augmentation; the classic pipeline applies the seeds' PIL transforms of similar strength.
@@ -58,6 +61,20 @@ MODELS = {
 BATCH_SIZES = {"01_fc_baseline": 64}  # the notebooks' batch sizes where not BATCH
 
 
+def with_fast_dropout(make_model):
+    """`make_model` with every `nn.Dropout` replaced by `FastDropout`: session 2's `DROPOUT_KIND=fast`."""
+
+    def make() -> nn.Module:
+        model = make_model()
+        for module in model.modules():
+            for name, child in module.named_children():
+                if type(child) is nn.Dropout:
+                    setattr(module, name, FastDropout(child.p))
+        return model
+
+    return make
+
+
 def peak_memory_mb(device: torch.device) -> float:
     """Peak memory so far: the GPU's allocations on CUDA, else the process's peak resident set."""
     if device.type == "cuda":
@@ -79,44 +96,54 @@ def train_rates(setups: dict[str, tuple], device, batches: int, repeats: int) ->
     """Training images/s of each setup, through the loop `fit` uses: the median of `repeats` passes of
     `batches` batches after a warm-up pass.
 
-    `setups`: name -> (model, make_batches, channels_last, precision), `precision` as in `fit`. The
-    passes are interleaved (every setup once, then every setup again, ...) so that all of them see
-    the same machine: a shared machine's speed drifts by tens of percent from one minute to the
-    next (benchmarks/README.md), which would otherwise land in the ratios.
+    `setups`: name -> (model, make_batches, channels_last, precision), `channels_last` and
+    `precision` as in `fit` (None: `fit`'s default layout for that model). The passes are
+    interleaved (every setup once, then every setup again, ...) so that all of them see the same
+    machine: a shared machine's speed drifts by tens of percent from one minute to the next
+    (benchmarks/README.md), which would otherwise land in the ratios.
     """
     passes = {name: _training_pass(device, *setup) for name, setup in setups.items()}
     rates: dict[str, list[float]] = {name: [] for name in setups}
     for repeat in range(repeats + 1):  # the first pass warms up (allocator, oneDNN/cuDNN kernel choices)
         for name, one_pass in passes.items():
-            seconds = one_pass(batches)
+            seconds, images = one_pass(batches)
             if repeat:
-                rates[name].append(batches * BATCH / seconds)
+                rates[name].append(images / seconds)
     return {name: statistics.median(r) for name, r in rates.items()}
 
 
 def train_rate(
-    model, make_batches, device, batches: int, repeats: int, channels_last: bool, precision: str = "float32"
+    model, make_batches, device, batches: int, repeats: int, channels_last: bool | None, precision: str = "float32"
 ) -> float:
     """Training images/s of one setup (see `train_rates`)."""
     return train_rates({"": (model, make_batches, channels_last, precision)}, device, batches, repeats)[""]
 
 
-def _training_pass(device, model, make_batches, channels_last: bool, precision: str):
-    """A function that trains `model` on `batches` batches of `make_batches()` and returns the seconds."""
+def _training_pass(device, model, make_batches, channels_last: bool | None, precision: str):
+    """A function that trains `model` on `batches` batches of `make_batches()` and returns the seconds
+    and the number of images."""
     amp_dtype = train.autocast_dtype(precision, device)
     scaler = train.loss_scaler(amp_dtype, device)
     model = model.to(device)
-    if channels_last:
+    if train.prefers_channels_last(model, device) if channels_last is None else channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
 
-    def one_pass(batches: int) -> float:
+    def one_pass(batches: int) -> tuple[float, int]:
+        images = 0
+
+        def counted():  # the loading stays inside the timing: it is what the classic pipeline costs
+            nonlocal images
+            for x, y in islice(make_batches(), batches):
+                images += len(y)
+                yield x, y
+
         train.balance_threads()  # as fit does before every epoch (a no-op outside train.sharing_cores)
         start = time.perf_counter()
-        with tqdm(islice(make_batches(), batches), disable=True) as bar:
+        with tqdm(counted(), disable=True) as bar:
             train._train_epoch(model, bar, optimizer, None, device, 0.0, None, amp_dtype, scaler)
         _sync(device)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, images
 
     return one_pass
 
@@ -125,33 +152,40 @@ def _size(loader) -> int:
     return loader.dataset_size if isinstance(loader, data.TensorLoader) else len(loader.dataset)
 
 
-def eval_rate(model, loader, device, repeats: int) -> float:
-    """Evaluation images/s over the whole loader (median of `repeats`) with `train.evaluate`."""
-    model = model.to(device)
-    train.evaluate(model, islice(loader, 1), device)  # warm-up
-    rates = []
+def eval_rates(setups: dict[str, tuple], device, repeats: int) -> dict[str, float]:
+    """Evaluation images/s of each setup (name -> (model, loader)) over the whole loader with
+    `train.evaluate`: the median of `repeats`, the setups interleaved as in `train_rates`."""
+    rates: dict[str, list[float]] = {name: [] for name in setups}
+    for model, loader in setups.values():
+        train.evaluate(model.to(device), islice(loader, 1), device)  # warm-up
     for _ in range(repeats):
-        start = time.perf_counter()
-        train.evaluate(model, loader, device)
-        _sync(device)
-        rates.append(_size(loader) / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for name, (model, loader) in setups.items():
+            start = time.perf_counter()
+            train.evaluate(model, loader, device)
+            _sync(device)
+            rates[name].append(_size(loader) / (time.perf_counter() - start))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def in_fits_layout(model: nn.Module, device) -> nn.Module:
+    """`model` in the layout `fit` would train (and so evaluate) it in on `device`."""
+    return model.to(memory_format=torch.channels_last) if train.prefers_channels_last(model, device) else model
 
 
 def speed(batches: int, repeats: int, precision: str = "float32") -> None:
     device = train.pick_device()
-    cpu = device.type == "cpu"
-    if cpu:
+    if device.type == "cpu":
         where = f"cpu, {torch.get_num_threads()} threads"
     else:
         where = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(f"torch {torch.__version__}, {where}, batch {BATCH}, {batches} batches x {repeats} repeats (median)")
     print(f"peak memory after loading MNIST: {peak_memory_mb(device):.0f} MB")
     model = MODELS["03_1x1_transitions"]
+    layout = "channels_last" if train.prefers_channels_last(model(), device) else "NCHW"
     print("\ntraining, session 3's model (images/s; the setups' passes interleaved)")
-    setups = {}
+    setups, classic_tests = {}, {}
     for workers in (0, 2):
-        train_loader, test_loader = data.classic_loaders(BATCH, num_workers=workers, augment=True)
+        train_loader, classic_tests[workers] = data.classic_loaders(BATCH, num_workers=workers, augment=True)
         torch.manual_seed(0)
         setups[f"(a) classic, DataLoader num_workers={workers}"] = (
             model(),
@@ -160,36 +194,42 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
             "float32",
         )
     course_train, course_test = data.make_loaders(BATCH, augment=AUGMENT, device=device, seed=0)
-    course = f"(b) course path (TensorLoader{', channels_last' if cpu else ''})"
-    torch.manual_seed(0)
-    setups[course] = (model(), lambda: iter(course_train), cpu, "float32")
+    course = f"(b) course path (TensorLoader, {layout} as fit picks)"
+    options = {course: (model, "float32"), "(b) + FastDropout (opt-in)": (with_fast_dropout(model), "float32")}
     if precision != "float32":
+        options[f"(b) + {precision} autocast (opt-in)"] = (model, precision)
+        options[f"(b) + FastDropout + {precision}"] = (with_fast_dropout(model), precision)
+    for name, (make, option) in options.items():
         torch.manual_seed(0)
-        setups[f"(b) + {precision} autocast"] = (model(), lambda: iter(course_train), cpu, precision)
+        setups[name] = (make(), lambda: iter(course_train), None, option)
     rates = train_rates(setups, device, batches, repeats)
     best_classic = max(rate for name, rate in rates.items() if name.startswith("(a)"))
     for name, rate in rates.items():
         ratio = f"   {rate / best_classic:.2f}x" if name.startswith("(b)") else ""
-        print(f"  {name:<46}{rate:8.0f}{ratio}")
+        print(f"  {name:<50}{rate:8.0f}{ratio}")
     ours = rates[course]
     print(f"peak memory: {peak_memory_mb(device):.0f} MB")
 
-    print("\nevaluation, session 3's model, 10,000 test images (images/s)")
-    classic_eval = eval_rate(model(), test_loader, device, repeats)
-    course_eval = eval_rate(
-        model().to(memory_format=torch.channels_last) if cpu else model(), course_test, device, repeats
-    )
-    print(f"  (a) classic DataLoader, batch 1000        {classic_eval:8.0f}")
-    print(f"  (b) TensorLoader, batch 1000              {course_eval:8.0f}   {course_eval / classic_eval:.2f}x")
+    print("\nevaluation, session 3's model, 10,000 test images, batch 1000 (images/s)")
+    evals = {f"(a) classic DataLoader, num_workers={w}": (model(), loader) for w, loader in classic_tests.items()}
+    evals[f"(b) TensorLoader, {layout}"] = (in_fits_layout(model(), device), course_test)
+    eval_speeds = eval_rates(evals, device, repeats)
+    best_classic_eval = max(rate for name, rate in eval_speeds.items() if name.startswith("(a)"))
+    for name, rate in eval_speeds.items():
+        ratio = f"   {rate / best_classic_eval:.2f}x" if name.startswith("(b)") else ""
+        print(f"  {name:<50}{rate:8.0f}{ratio}")
 
-    print("\nseconds per epoch on the course path (60,000 training + 10,000 test images)")
+    print("\nseconds per epoch on the course path (60,000 training + 10,000 test images; the models interleaved)")
+    trainings, tests = {}, {}
     for name, make in MODELS.items():
-        size = BATCH_SIZES.get(name, BATCH)
-        loader, test = data.make_loaders(size, augment=AUGMENT, device=device, seed=0)
+        loader, test = data.make_loaders(BATCH_SIZES.get(name, BATCH), augment=AUGMENT, device=device, seed=0)
         torch.manual_seed(0)
-        rate = train_rate(make(), lambda loader=loader: iter(loader), device, batches, repeats, cpu) * size / BATCH
-        epoch = 60_000 / rate + 10_000 / eval_rate(make(), test, device, 1)
-        print(f"  {name:<20} batch {size:>3}  {epoch:6.1f} s")
+        trainings[name] = (make(), lambda loader=loader: iter(loader), None, "float32")
+        tests[name] = (in_fits_layout(make(), device), test)
+    train_speeds, test_speeds = train_rates(trainings, device, batches, repeats), eval_rates(tests, device, repeats)
+    for name in MODELS:
+        epoch = 60_000 / train_speeds[name] + 10_000 / test_speeds[name]
+        print(f"  {name:<20} batch {BATCH_SIZES.get(name, BATCH):>3}  {epoch:6.1f} s")
     print(f"peak memory: {peak_memory_mb(device):.0f} MB")
     print(f"\nspeedup {ours / best_classic:.2f}x")
 
@@ -201,7 +241,7 @@ def _job(images: int) -> None:
     torch.manual_seed(0)
     model = MODELS["03_1x1_transitions"]()
     with train.sharing_cores(device):  # counted among the trainings, as fit() is
-        ours = train_rate(model, lambda: iter(loader), device, len(loader), 1, device.type == "cpu")
+        ours = train_rate(model, lambda: iter(loader), device, len(loader), 1, None)
     print(f"{ours:.1f}")
 
 

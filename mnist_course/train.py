@@ -130,6 +130,22 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
+def prefers_channels_last(model: torch.nn.Module, device: torch.device | str) -> bool:
+    """The layout `fit` trains in by default: channels_last on the CPU, the default (NCHW) elsewhere
+    and for a model with BatchNorm on several CPU threads.
+
+    Measured on 2 CPU cores (`python benchmarks/layout.py`, benchmarks/README.md): channels_last
+    makes the convolutions faster, and a training step 1.1-1.2x faster on one thread. But
+    PyTorch's channels_last BatchNorm backward on the CPU, with 10-16 channels, took 2-8 ms
+    against 0.3-1.1 ms in NCHW on two threads, so a model with BatchNorm trains up to 1.4x
+    faster in NCHW there.
+    """
+    if torch.device(device).type != "cpu":
+        return False
+    has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return not (has_batchnorm and torch.get_num_threads() > 1)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy (if installed) and torch on every device, for repeatable runs."""
     random.seed(seed)
@@ -439,9 +455,9 @@ def fit(
       the remaining epochs, so 5 epochs and a resume to 15 equal one 15-epoch run.
     - `progress`: tqdm bars with live loss/accuracy and one printed line per epoch
       (set $MNIST_COURSE_NO_BARS=1 to keep only the lines).
-    - `channels_last` (default: on the CPU) stores the model's weights as channels_last, the layout
-      the CPU loaders give the images in: 1.2–1.7x faster training steps for the course's models on
-      the CPU (benchmarks/README.md). Accelerators keep the default layout unless asked.
+    - `channels_last` stores the model's weights as channels_last, so that the convolutions run in
+      that layout. Default: `prefers_channels_last(model, device)`, i.e. on the CPU unless the model
+      has BatchNorm and trains on several threads. Accelerators keep the default layout unless asked.
     - `precision` "bfloat16" or "float16" (default "float32") runs the forward pass and the loss
       under `torch.autocast` in that type; the weights and the optimizer stay float32, and float16
       scales the loss (`torch.amp.GradScaler`, saved in the checkpoint). It changes the numbers of a run, so
@@ -454,7 +470,7 @@ def fit(
     amp_dtype = autocast_dtype(precision, device)
     scaler = loss_scaler(amp_dtype, device)
     model.to(device)
-    if device.type == "cpu" if channels_last is None else channels_last:
+    if prefers_channels_last(model, device) if channels_last is None else channels_last:
         model.to(memory_format=torch.channels_last)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
     history = History(eval_name=eval_name)

@@ -32,9 +32,16 @@ def test_train_rates_interleave_the_setups_passes(monkeypatch):
     order = []
 
     def fake_pass(device, model, make_batches, channels_last, precision):
-        return lambda batches: order.append(model) or 0.5
+        return lambda batches: order.append(model) or (0.5, batches * 10)
 
     monkeypatch.setattr(bench, "_training_pass", fake_pass)
     rates = bench.train_rates({"a": ("A", None, False, "float32"), "b": ("B", None, False, "float32")}, "cpu", 4, 2)
     assert order == ["A", "B"] * 3  # a warm-up pass of each, then the repeats, every setup in turn
-    assert rates == {"a": 4 * bench.BATCH / 0.5, "b": 4 * bench.BATCH / 0.5}
+    assert rates == {"a": 4 * 10 / 0.5, "b": 4 * 10 / 0.5}
+
+
+def test_a_pass_counts_the_images_it_trained_on_whatever_the_batch_size():
+    batches = [(torch.randn(n, 1, 28, 28), torch.randint(0, 10, (n,))) for n in (7, 7, 3)]
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
+    seconds, images = bench._training_pass(torch.device("cpu"), model, lambda: iter(batches), None, "float32")(3)
+    assert images == 17 and seconds > 0

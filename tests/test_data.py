@@ -28,7 +28,7 @@ def test_make_loaders_validation_and_subset(mnist_root):
     assert train.dataset_size == 600 and test.dataset_size == 100
     x, y = next(iter(train))
     assert x.shape == (100, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
-    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)  # one channel: both
 
 
 # --- augmentation ------------------------------------------------------------------------------

@@ -280,3 +280,23 @@ def test_resuming_in_another_precision_is_a_clear_error(loaders, tmp_path):
     opt = torch.optim.SGD(model.parameters(), lr=0.05)
     with pytest.raises(TrainingError, match="trained with precision='float32': resume with the same precision"):
         fit(model, *loaders, 2, opt, checkpoint_dir=tmp_path, resume=True, precision="float16", progress=False)
+
+
+def test_default_layout_is_nchw_only_for_batchnorm_models_on_several_cpu_threads(monkeypatch, loaders):
+    plain, normed = nn.Sequential(nn.Conv2d(1, 4, 3)), nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert train.prefers_channels_last(plain, "cpu") and not train.prefers_channels_last(normed, "cpu")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert train.prefers_channels_last(plain, "cpu") and train.prefers_channels_last(normed, "cpu")
+    assert not train.prefers_channels_last(plain, "cuda")
+
+    def conv_layout_after_fit(threads: int) -> bool:
+        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+        model = nn.Sequential(
+            nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)
+        )
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        fit(model, *loaders, 1, opt, device="cpu", progress=False)
+        return model[0].weight.stride()[1] == 1  # (out, in, h, w) strides; one input channel: only this differs
+
+    assert conv_layout_after_fit(1) and not conv_layout_after_fit(2)
