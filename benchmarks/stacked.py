@@ -8,7 +8,7 @@ each slice of the stacked tensors as it would update that copy alone. BatchNorm'
 are stacked too and updated in place by each copy.
 
 Prints, per N, the median time of one training step of all N copies (stacked) against N steps of
-one copy (sequential, channels_last as `fit` uses on the CPU), and their ratio. Run:
+one copy (sequential, in the layout `fit` picks), and their ratio. Run:
 
     python benchmarks/stacked.py [--copies 2 5] [--steps 20]
 """
@@ -117,12 +117,12 @@ def main() -> None:
         models = [bench.MODELS["03_1x1_transitions"]() for _ in range(n)]
         batches = [(torch.randn(bench.BATCH, 1, 28, 28), torch.randint(0, 10, (bench.BATCH,))) for _ in range(n)]
         stacked = step_times(stacked_step(models, batches), args.steps)
-        channels_last = [m.to(memory_format=torch.channels_last) for m in models]
+        as_fit_trains = [bench.in_fits_layout(m, torch.device("cpu")) for m in models]
         optimizers = [
             torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-            for m in channels_last
+            for m in as_fit_trains
         ]  # the same optimizer as the stacked side
-        one_by_one = step_times(sequential_step(channels_last, optimizers, batches), args.steps)
+        one_by_one = step_times(sequential_step(as_fit_trains, optimizers, batches), args.steps)
         print(
             f"{n} copies: one after another {1000 * one_by_one:6.1f} ms, stacked {1000 * stacked:6.1f} ms "
             f"per step of all copies   stacked speedup {one_by_one / stacked:.2f}x"

@@ -241,8 +241,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 130
     bar.close()
     stems = [nb.stem for nb in dict.fromkeys(notebooks)]
-    tables = [experiments.summary_table(stem, experiments.summaries(results_dir, stem)) for stem in stems]
-    tables.append(experiments.run_time_line(results_dir, stems))
+    runs = {stem: experiments.load_runs(results_dir, stem) for stem in stems}  # read once for both
+    tables = [experiments.summary_table(stem, experiments.summaries_of(runs[stem])) for stem in stems]
+    tables.append(experiments.run_time_line(runs))
     print("\n\n".join(tables))
     if not args.fast:
         course.replace_block(REPO / "README.md", "\n\n".join(tables), course.SWEEP_MARKERS)

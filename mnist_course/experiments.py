@@ -246,17 +246,21 @@ def summary_table(notebook: str, summaries: list[Summary]) -> str:
 
 def summaries(results_dir: str | Path, notebook: str) -> list[Summary]:
     """Summaries of every variant of `notebook` found under results_dir/runs, "default" first."""
-    runs = load_runs(results_dir, notebook)
-    order = sorted(runs, key=lambda v: (v != DEFAULT_VARIANT, v))
-    return [summarize(v, runs[v]) for v in order]
+    return summaries_of(load_runs(results_dir, notebook))
 
 
-def run_time_line(results_dir: str | Path, notebooks: list[str]) -> str:
-    """What the runs cost: how many there are and the sum of their wall times, per notebook. A sweep
-    runs one per core at a time, so its elapsed time is about this sum divided by the workers."""
+def summaries_of(runs: dict[str, list[dict]]) -> list[Summary]:
+    """Summaries of `load_runs`' variants, "default" first."""
+    return [summarize(v, runs[v]) for v in sorted(runs, key=lambda v: (v != DEFAULT_VARIANT, v))]
+
+
+def run_time_line(runs_by_notebook: dict[str, dict[str, list[dict]]]) -> str:
+    """What the runs (notebook -> `load_runs`) cost: how many there are and the sum of their wall
+    times, per notebook. A sweep runs one per core at a time, so its elapsed time is about this sum
+    divided by the workers."""
     seconds_by_notebook = {
-        nb: [r.get("wall_seconds", 0.0) for runs in load_runs(results_dir, nb).values() for r in runs]
-        for nb in notebooks
+        nb: [r.get("wall_seconds", 0.0) for runs in variants.values() for r in runs]
+        for nb, variants in runs_by_notebook.items()
     }
     total = sum(len(seconds) for seconds in seconds_by_notebook.values())
     hours = sum(sum(seconds) for seconds in seconds_by_notebook.values()) / 3600
