@@ -7,9 +7,9 @@ a sixth to a third of session 3's training step on the CPU (benchmarks/README.md
 fewer random bits: 16 per activation give the rate to 1/65,536. The helper's `FastDropout`
 (mnist_course/layers.py) draws them as int64 words viewed as int16 and compares with a threshold.
 This prints the measured drop rate, the time of one mask, and the median training step of the whole
-model with each Dropout, interleaved A/B so that both see the same machine. The notebooks' defaults
-keep `nn.Dropout` (see benchmarks/README.md: switching would change every seeded run of sessions 2
-and 3); session 2 measures `FastDropout`'s accuracy as its variant `DROPOUT_KIND=fast`.
+model with each Dropout (in the layout `fit` picks), interleaved A/B so that both see the same
+machine. The notebooks keep `nn.Dropout`, an opt-in decision explained in benchmarks/README.md;
+session 2 measures `FastDropout`'s accuracy as its variant `DROPOUT_KIND=fast`.
 """
 
 import contextlib

@@ -4,9 +4,10 @@
     MNIST_COURSE_THREADS=1 python benchmarks/layout.py   # one thread, as sweep workers train
 
 Prints (1) one BatchNorm2d layer's forward and backward time in each layout, at the shapes of
-session 3's largest activations, and (2) the median training step of each session's model in
-each layout, interleaved step by step so that both layouts see the same machine state. `fit`
-picks the layout from what this showed (benchmarks/README.md).
+session 3's largest activations, (2) the median training step of each session's model in each
+layout, interleaved step by step so that both layouts see the same machine state, and (3) session
+3's evaluation speed in each layout. `fit` picks the layout from what this showed
+(benchmarks/README.md).
 """
 
 import statistics
@@ -67,6 +68,21 @@ def step_ms(batch_count: int = 40, warmup: int = 5) -> dict:
     return {key: statistics.median(times) * 1000 for key, (*_, times) in setups.items()}
 
 
+def eval_rates(repeats: int = 5) -> dict[str, float]:
+    """Evaluation images/s of session 3's model over the 10,000 test images in each layout (median,
+    the layouts interleaved)."""
+    _, test = data.make_loaders(bench.BATCH, seed=0)
+    setups = {layout: bench.MODELS["03_1x1_transitions"]().to(memory_format=fmt) for layout, fmt in LAYOUTS.items()}
+    rates: dict[str, list[float]] = {layout: [] for layout in setups}
+    for repeat in range(repeats + 1):  # the first round warms up
+        for layout, model in setups.items():
+            start = time.perf_counter()
+            train.evaluate(model, test, "cpu")
+            if repeat:
+                rates[layout].append(test.dataset_size / (time.perf_counter() - start))
+    return {layout: statistics.median(r) for layout, r in rates.items()}
+
+
 def main() -> None:
     threads = train.configure_threads()
     print(f"torch {torch.__version__}, CPU, {threads} thread{'s' * (threads > 1)}, batch {bench.BATCH}")
@@ -82,6 +98,11 @@ def main() -> None:
     for name in bench.MODELS:
         last, nchw = steps[name, "channels_last"], steps[name, "NCHW"]
         print(f"  {name:<20} channels_last {last:5.1f}   NCHW {nchw:5.1f}   NCHW speedup {last / nchw:.2f}x")
+    rates = eval_rates()
+    print(
+        f"evaluation, session 3's model, images/s: channels_last {rates['channels_last']:.0f}   "
+        f"NCHW {rates['NCHW']:.0f}   NCHW speedup {rates['NCHW'] / rates['channels_last']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

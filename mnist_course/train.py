@@ -461,7 +461,7 @@ def fit(
     - `precision` "bfloat16" or "float16" (default "float32") runs the forward pass and the loss
       under `torch.autocast` in that type; the weights and the optimizer stay float32, and float16
       scales the loss (`torch.amp.GradScaler`, saved in the checkpoint). It changes the numbers of a run, so
-      check the accuracy over seeds; on 2 CPU cores bfloat16 made a training step 1.07-1.29x faster
+      check the accuracy over seeds; on 2 CPU cores bfloat16 made a training step 1.03-1.29x faster
       (`python benchmarks/autocast.py`), on GPUs it is not measured yet. Evaluation stays float32.
     - Ctrl-C returns the history so far with `interrupted=True`; a NaN/inf loss raises
       TrainingError at once, leaving the last good checkpoint in place.

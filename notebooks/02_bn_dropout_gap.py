@@ -357,7 +357,7 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 # Two parameters of this notebook are about speed, not about the lesson: `DROPOUT_KIND = "fast"`,
 # the same Dropout with a cheaper random mask, and `PRECISION = "bfloat16"`, the forward pass in a
 # 16-bit type. Timed within one run on the 2-core course machine, a training step of session 3's
-# model was 1.14–1.24× faster with the first and 1.07–1.29× faster with the second
+# model was 1.14–1.30× faster with the first and 1.03–1.29× faster with the second
 # (`benchmarks/README.md`; the seconds per epoch below cannot show it, since these rows ran on a
 # faster machine than the default). Neither should change what the network learns, but both change
 # every random or rounded number of a run, so "the same" has to be measured: five seeds each,
@@ -373,9 +373,10 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 # %% [markdown]
 # Both rows are within the noise of the default, with as many passes: over five seeds neither the
 # cheaper mask nor bfloat16 costs accuracy that these runs can see. That is the check a speed-up
-# needs before it becomes a default; the notebooks keep `nn.Dropout` and float32 for now, because
-# switching would change every committed run of sessions 2 and 3 (the performance notes in
-# `benchmarks/README.md` say what that costs).
+# needs before it could become a default. The notebooks keep `nn.Dropout` and float32 on purpose:
+# the lessons build their models from torch's own layers, the cheaper mask gains only on a CPU,
+# bfloat16's gain depends on the processor, and switching would change every committed run of
+# sessions 2 and 3 (`benchmarks/README.md`). Both stay switches for whoever trains on a CPU.
 #
 # ## What does it get wrong?
 
