@@ -134,11 +134,11 @@ def prefers_channels_last(model: torch.nn.Module, device: torch.device | str) ->
     """The layout `fit` trains in by default: channels_last on the CPU, the default (NCHW) elsewhere
     and for a model with BatchNorm on several CPU threads.
 
-    Measured on 2 CPU cores (`python benchmarks/layout.py`, benchmarks/README.md): channels_last
-    makes the convolutions faster, and a training step 1.1-1.2x faster on one thread. But
-    PyTorch's channels_last BatchNorm backward on the CPU, with 10-16 channels, took 2-8 ms
-    against 0.3-1.1 ms in NCHW on two threads, so a model with BatchNorm trains up to 1.4x
-    faster in NCHW there.
+    Measured on 2 CPU cores (`python benchmarks/layout.py`, benchmarks/README.md): on one thread
+    channels_last made the three sessions' training steps 1.1-1.2x faster, and on two threads
+    session 1's (no BatchNorm). But on two threads PyTorch's channels_last BatchNorm backward took
+    2-8 ms against 0.2-1.2 ms in NCHW for the 10- and 14-channel layers, so session 3's model
+    trained 1.05-1.44x faster in NCHW there.
     """
     if torch.device(device).type != "cpu":
         return False

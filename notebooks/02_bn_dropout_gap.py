@@ -375,8 +375,9 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 # cheaper mask nor bfloat16 costs accuracy that these runs can see. That is the check a speed-up
 # needs before it could become a default. The notebooks keep `nn.Dropout` and float32 on purpose:
 # the lessons build their models from torch's own layers, the cheaper mask gains only on a CPU,
-# bfloat16's gain depends on the processor, and switching would change every committed run of
-# sessions 2 and 3 (`benchmarks/README.md`). Both stay switches for whoever trains on a CPU.
+# bfloat16's gain was small and noisy on the CPU measured, and switching would change every
+# committed run of sessions 2 and 3 (`benchmarks/README.md`). Both stay switches for whoever
+# trains on a CPU.
 #
 # ## What does it get wrong?
 
