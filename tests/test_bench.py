@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from mnist_course import bench
+from mnist_course.layers import FastDropout
 
 
 def test_train_rate_counts_images_per_second_through_the_training_loop():
@@ -45,3 +46,21 @@ def test_a_pass_counts_the_images_it_trained_on_whatever_the_batch_size():
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10))
     seconds, images = bench._training_pass(torch.device("cpu"), model, lambda: iter(batches), None, "float32")(3)
     assert images == 17 and seconds > 0
+
+
+def test_with_fast_dropout_swaps_every_dropout_and_nothing_else():
+    model = bench.with_fast_dropout(bench.MODELS["03_1x1_transitions"])()
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert dropouts and all(type(m) is FastDropout and m.p == 0.05 for m in dropouts)
+    assert sum(p.numel() for p in model.parameters()) == 7_852
+
+
+def test_eval_rates_time_each_setup_over_its_whole_loader():
+    batches = [(torch.randn(50, 1, 28, 28), torch.randint(0, 10, (50,))) for _ in range(2)]
+
+    class Loader(list):
+        dataset = range(100)  # what `_size` reads from a DataLoader
+
+    setups = {name: (bench.MODELS["03_1x1_transitions"](), Loader(batches)) for name in ("a", "b")}
+    rates = bench.eval_rates(setups, torch.device("cpu"), repeats=2)
+    assert set(rates) == {"a", "b"} and all(rate > 0 and math.isfinite(rate) for rate in rates.values())
