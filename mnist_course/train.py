@@ -142,7 +142,7 @@ def prefers_channels_last(model: torch.nn.Module, device: torch.device | str) ->
     """
     if torch.device(device).type != "cpu":
         return False
-    has_batchnorm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    has_batchnorm = any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
     return not (has_batchnorm and torch.get_num_threads() > 1)
 
 
