@@ -59,9 +59,10 @@ device = mc.pick_device()
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
 
 # %% [markdown]
-# **Expected run time**, measured by the course's own runs of this notebook (`results/`): full mode
-# is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a 20,000-image subset,
-# 2 epochs) is what the tests run.
+# **Expected run time**, measured by the course's own runs of this notebook (`results/`, written at
+# the end of a run, so the full-mode time below is the run before the one whose outputs you see):
+# full mode is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a
+# 20,000-image subset, 2 epochs) is what the tests run.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -68,9 +68,10 @@ device = mc.pick_device()
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
 
 # %% [markdown]
-# **Expected run time**, measured by the course's own runs of this notebook (`results/`): full mode
-# is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a 20,000-image subset,
-# 2 epochs) is what the tests run.
+# **Expected run time**, measured by the course's own runs of this notebook (`results/`, written at
+# the end of a run, so the full-mode time below is the run before the one whose outputs you see):
+# full mode is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a
+# 20,000-image subset, 2 epochs) is what the tests run.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -264,16 +265,17 @@ plots.plot_history(history, title="Session 2: BatchNorm + Dropout + GAP");
 
 # %% [markdown]
 # Note how the training accuracy (on *augmented* images, with Dropout on) stays below the test
-# accuracy (clean images, Dropout off): the network is being trained on a harder problem than the
-# one it is tested on — and the training figure is an average over the epoch while the weights
-# were still improving. That gap is expected, not a bug.
+# accuracy (clean images, Dropout off) once the first epochs are over (early on, while the learning
+# rate is still climbing to its peak, the test accuracy can dip for an epoch): the network is being
+# trained on a harder problem than the one it is tested on — and the training figure is an average
+# over the epoch while the weights were still improving. That gap is expected, not a bug.
 #
 # ### BatchNorm at evaluation time
 #
 # In training mode a BN layer normalizes with the statistics of the current batch, so an image's
 # output depends on the other images in its batch. `model.eval()` switches it to the running
 # averages gathered during training: then a digit gets the same answer alone or in any batch (up to
-# float rounding, around 1e-6).
+# float rounding, a few millionths).
 # Measured on this model (on a copy, since BN in training mode also updates its running averages;
 # Dropout stays off in both lines):
 

@@ -57,9 +57,10 @@ device = mc.pick_device()
 print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
 
 # %% [markdown]
-# **Expected run time**, measured by the course's own runs of this notebook (`results/`): full mode
-# is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a 20,000-image subset,
-# 2 epochs) is what the tests run.
+# **Expected run time**, measured by the course's own runs of this notebook (`results/`, written at
+# the end of a run, so the full-mode time below is the run before the one whose outputs you see):
+# full mode is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a
+# 20,000-image subset, 2 epochs) is what the tests run.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -500,7 +501,7 @@ print("top 3:", ", ".join(f"{d} ({p:.1%})" for p, d in zip(top.values.tolist(), 
 # typeface this machine has (prepared like MNIST): printed digits are not handwriting, and the
 # accuracy on them says how far what the network learned carries over. They can score as well as
 # handwriting or better (they are clean and upright) or much worse (unusual shapes such as a
-# crossed 7 or an open 4); a few hundred digits carry a standard error of 0.4–1.5 points (less the
+# crossed 7 or an open 4); a few hundred digits carry a standard error of 0.3–1.5 points (less the
 # closer the accuracy is to 100%).
 
 # %%
