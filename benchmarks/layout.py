@@ -17,6 +17,7 @@ import mnist_course  # noqa: F401  (before torch: the wait policy default)
 
 # isort: split
 import torch
+from dropout import median_step_ms  # benchmarks/dropout.py, next to this file
 from torch import nn
 
 from mnist_course import bench, data, train
@@ -44,43 +45,25 @@ def batchnorm_ms(channels: int, size: int, layout: torch.memory_format) -> tuple
     return forward, both - forward
 
 
-def step_ms(batch_count: int = 40, warmup: int = 5) -> dict:
-    """Median training step (ms) of each session's model in each layout, interleaved step by step."""
-    loader, _ = data.make_loaders(bench.BATCH, augment=bench.AUGMENT, seed=0)
-    batches = [b for _, b in zip(range(batch_count), loader, strict=False)]
+def step_ms() -> dict:
+    """Median training step (ms) of each session's model in each layout, interleaved step by step.
+    The model's weights set the layout: a one-channel image batch has the same strides in both."""
     setups = {}
     for name, make in bench.MODELS.items():
         for layout, memory_format in LAYOUTS.items():
             torch.manual_seed(0)
-            model = make().to(memory_format=memory_format).train()
-            optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-            setups[name, layout] = (model, memory_format, optimizer, [])
-    for i, (images, labels) in enumerate(batches):
-        for model, memory_format, optimizer, times in setups.values():
-            images = images.contiguous(memory_format=memory_format)  # the input's layout decides the convolutions'
-            start = time.perf_counter()
-            loss = nn.functional.cross_entropy(model(images), labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-    return {key: statistics.median(times) * 1000 for key, (*_, times) in setups.items()}
+            setups[name, layout] = (make().to(memory_format=memory_format).train(), None)
+    return median_step_ms(setups)
 
 
-def eval_rates(repeats: int = 5) -> dict[str, float]:
+def eval_rates() -> dict[str, float]:
     """Evaluation images/s of session 3's model over the 10,000 test images in each layout (median,
     the layouts interleaved)."""
     _, test = data.make_loaders(bench.BATCH, seed=0)
-    setups = {layout: bench.MODELS["03_1x1_transitions"]().to(memory_format=fmt) for layout, fmt in LAYOUTS.items()}
-    rates: dict[str, list[float]] = {layout: [] for layout in setups}
-    for repeat in range(repeats + 1):  # the first round warms up
-        for layout, model in setups.items():
-            start = time.perf_counter()
-            train.evaluate(model, test, "cpu")
-            if repeat:
-                rates[layout].append(test.dataset_size / (time.perf_counter() - start))
-    return {layout: statistics.median(r) for layout, r in rates.items()}
+    setups = {
+        layout: (bench.MODELS["03_1x1_transitions"]().to(memory_format=fmt), test) for layout, fmt in LAYOUTS.items()
+    }
+    return bench.eval_rates(setups, torch.device("cpu"), repeats=5)
 
 
 def main() -> None:
