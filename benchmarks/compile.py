@@ -25,7 +25,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, CPU, {threads} threads, session 3's model, batch {bench.BATCH}")
     for compiled in (False, True):
         torch.manual_seed(0)
-        model = bench.in_fits_layout(bench.MODELS["03_1x1_transitions"](), torch.device("cpu"))
+        model = train.to_training_layout(bench.MODELS["03_1x1_transitions"](), torch.device("cpu"))
         forward = torch.compile(model) if compiled else model
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
         model.train()

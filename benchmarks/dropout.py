@@ -29,7 +29,7 @@ from mnist_course.layers import FastDropout
 def session3_model(fast: bool) -> nn.Module:
     """Session 3's model with `nn.Dropout` or `FastDropout`, in the layout `fit` trains it in."""
     make = bench.MODELS["03_1x1_transitions"]
-    return bench.in_fits_layout((bench.with_fast_dropout(make) if fast else make)(), torch.device("cpu"))
+    return train.to_training_layout((bench.with_fast_dropout(make) if fast else make)(), torch.device("cpu"))
 
 
 def mask_ms(module: nn.Module, x: torch.Tensor, repeats: int = 20) -> float:

@@ -31,7 +31,7 @@ def main() -> None:
     make = bench.MODELS["03_1x1_transitions"]
     model = (bench.with_fast_dropout(make) if args.fast_dropout else make)().train()
     if args.layout == "fit":
-        model = bench.in_fits_layout(model, torch.device("cpu"))
+        model = train.to_training_layout(model, torch.device("cpu"))
     elif args.layout == "channels_last":
         model = model.to(memory_format=torch.channels_last)
     layout = "channels_last" if model[0][0].weight.stride()[1] == 1 else "NCHW"

@@ -117,7 +117,7 @@ def main() -> None:
         models = [bench.MODELS["03_1x1_transitions"]() for _ in range(n)]
         batches = [(torch.randn(bench.BATCH, 1, 28, 28), torch.randint(0, 10, (bench.BATCH,))) for _ in range(n)]
         stacked = step_times(stacked_step(models, batches), args.steps)
-        as_fit_trains = [bench.in_fits_layout(m, torch.device("cpu")) for m in models]
+        as_fit_trains = [train.to_training_layout(m, torch.device("cpu")) for m in models]
         optimizers = [
             torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
             for m in as_fit_trains

@@ -124,9 +124,7 @@ def _training_pass(device, model, make_batches, channels_last: bool | None, prec
     and the number of images."""
     amp_dtype = train.autocast_dtype(precision, device)
     scaler = train.loss_scaler(amp_dtype, device)
-    model = model.to(device)
-    if train.prefers_channels_last(model, device) if channels_last is None else channels_last:
-        model.to(memory_format=torch.channels_last)
+    model = train.to_training_layout(model.to(device), device, channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
 
     def one_pass(batches: int) -> tuple[float, int]:
@@ -165,11 +163,6 @@ def eval_rates(setups: dict[str, tuple], device, repeats: int) -> dict[str, floa
             _sync(device)
             rates[name].append(_size(loader) / (time.perf_counter() - start))
     return {name: statistics.median(r) for name, r in rates.items()}
-
-
-def in_fits_layout(model: nn.Module, device) -> nn.Module:
-    """`model` in the layout `fit` would train (and so evaluate) it in on `device`."""
-    return model.to(memory_format=torch.channels_last) if train.prefers_channels_last(model, device) else model
 
 
 def speed(batches: int, repeats: int, precision: str = "float32") -> None:
@@ -212,7 +205,7 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
 
     print("\nevaluation, session 3's model, 10,000 test images, batch 1000 (images/s)")
     evals = {f"(a) classic DataLoader, num_workers={w}": (model(), loader) for w, loader in classic_tests.items()}
-    evals[f"(b) TensorLoader, {layout}"] = (in_fits_layout(model(), device), course_test)
+    evals[f"(b) TensorLoader, {layout}"] = (train.to_training_layout(model(), device), course_test)
     eval_speeds = eval_rates(evals, device, repeats)
     best_classic_eval = max(rate for name, rate in eval_speeds.items() if name.startswith("(a)"))
     for name, rate in eval_speeds.items():
@@ -225,7 +218,7 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
         loader, test = data.make_loaders(BATCH_SIZES.get(name, BATCH), augment=AUGMENT, device=device, seed=0)
         torch.manual_seed(0)
         trainings[name] = (make(), lambda loader=loader: iter(loader), None, "float32")
-        tests[name] = (in_fits_layout(make(), device), test)
+        tests[name] = (train.to_training_layout(make(), device), test)
     train_speeds, test_speeds = train_rates(trainings, device, batches, repeats), eval_rates(tests, device, repeats)
     for name in MODELS:
         epoch = 60_000 / train_speeds[name] + 10_000 / test_speeds[name]

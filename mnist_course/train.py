@@ -146,6 +146,16 @@ def prefers_channels_last(model: torch.nn.Module, device: torch.device | str) ->
     return not (has_batchnorm and torch.get_num_threads() > 1)
 
 
+def to_training_layout(
+    model: torch.nn.Module, device: torch.device | str, channels_last: bool | None = None
+) -> torch.nn.Module:
+    """`model`, converted in place, in the layout `fit` trains (and evaluates) it in: channels_last
+    when `channels_last` is True, or when it is None and `prefers_channels_last` says so."""
+    if prefers_channels_last(model, device) if channels_last is None else channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy (if installed) and torch on every device, for repeatable runs."""
     random.seed(seed)
@@ -469,9 +479,7 @@ def fit(
     device = torch.device(device or next(model.parameters()).device)
     amp_dtype = autocast_dtype(precision, device)
     scaler = loss_scaler(amp_dtype, device)
-    model.to(device)
-    if prefers_channels_last(model, device) if channels_last is None else channels_last:
-        model.to(memory_format=torch.channels_last)
+    to_training_layout(model.to(device), device, channels_last)
     ckpt_dir = Path(checkpoint_dir) if checkpoint_dir else None
     history = History(eval_name=eval_name)
     best_acc = -1.0
