@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -46,6 +47,47 @@ def device_name(device: torch.device | str) -> str:
     return device.type
 
 
+def cpu_model() -> str:
+    """The processor's marketing name where the OS tells it (Linux, macOS), else platform's guess."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    if platform.system() == "Darwin":
+        import subprocess
+
+        done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    return platform.processor() or platform.machine()
+
+
+def machine(device: torch.device | str) -> dict:
+    """Where a run ran, so that timings from different machines are never mixed silently."""
+    device = torch.device(device)
+    return {
+        "cpu": cpu_model(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "device": device.type,
+        "threads": torch.get_num_threads(),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+    }
+
+
+def encode_predictions(predictions: dict) -> str:
+    """The predicted digit of every image, in order, as one string ("7210414..."): 10,000 bytes for
+    the test set, enough to compare two runs digit by digit (McNemar) without storing the images."""
+    return "".join(str(int(p)) for p in predictions["preds"].tolist())
+
+
+def decode_predictions(text: str) -> torch.Tensor:
+    """The inverse of `encode_predictions`: a tensor of digits."""
+    return torch.tensor([int(c) for c in text], dtype=torch.long)
+
+
 def report(
     notebook: str,
     model: nn.Module,
@@ -54,12 +96,15 @@ def report(
     target_acc: float = 0.994,
     device: torch.device | str = "cpu",
     extra: dict | None = None,
+    predictions: dict | None = None,
 ) -> dict:
     """The results cell: print final-epoch and last-3-minimum accuracy against the target, PASS/FAIL.
 
     In fast mode the accuracy is checked against a sanity floor instead, and says so. Writes the
     results JSON when $MNIST_COURSE_RESULTS_DIR is set, with `extra` (further measurements of the
-    run, e.g. accuracy on shifted digits) under "extra". Returns the results as a dict: "passed" is
+    run, e.g. accuracy on shifted digits) under "extra", and where and when it ran. `predictions`
+    (`predict()` on the evaluation set after the last epoch) are stored as one string of digits
+    under "predictions", with the set they are for ("test" or "val"). Returns the results as a dict: "passed" is
     every check above; "learned" only that the final accuracy clears the sanity floor, which is what
     the notebooks' fast-mode guard needs (a variant may exceed the budget and still teach).
     """
@@ -98,10 +143,14 @@ def report(
         "learned": learned,
         "device": device_name(device),
         "torch_version": torch.__version__,
+        "machine": machine(device),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "mode": "fast" if fast else "full",
         "history": history.to_dict(),
         "extra": extra or {},
     }
+    if predictions is not None:
+        results["predictions"] = {"set": history.eval_name, "digits": encode_predictions(predictions)}
     if os.environ.get(RESULTS_ENV):
         atomic.write_text(Path(os.environ[RESULTS_ENV]) / f"{notebook}.json", json.dumps(results, indent=1))
     return results
