@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from . import files
+from .course import FAST_SUBSET, fast_mode
 
 
 def normalization_stats(images: torch.Tensor) -> tuple[float, float]:
@@ -201,9 +202,12 @@ def make_loaders(
 
     With `val_size`, the evaluation loader holds that many images split off the 60k training set
     (the test set stays untouched); without it, it is the 10k test set. `subset_size` keeps a fixed
-    random subset of the training images (and a sixth as many evaluation images) for fast runs.
+    random subset of the training images (and a sixth as many evaluation images) for fast runs; in
+    fast mode (`course.fast_mode()`) it defaults to 20,000, so a lesson needs no `if` of its own.
     Normalization statistics come from the training images actually used.
     """
+    if subset_size is None and fast_mode():
+        subset_size = FAST_SUBSET
     mnist = files.load_mnist(root)
     train = (mnist.train_images, mnist.train_labels)
     if val_size:
@@ -217,40 +221,4 @@ def make_loaders(
     return (
         TensorLoader(*train, batch_size, shuffle=True, augment=augment, seed=seed, **common),
         TensorLoader(*evaluation, eval_batch_size, **common),
-    )
-
-
-def classic_loaders(
-    batch_size: int = 128,
-    root: str | Path | None = None,
-    num_workers: int = 0,
-    augment: bool = True,
-):
-    """The textbook pipeline: torchvision MNIST + transforms.Compose (PIL, per sample) + DataLoader.
-
-    Kept to teach how the usual code looks and as the baseline the fast loaders are measured
-    against. Uses the seeds' fixed mean/std; the files must be staged (no download here).
-    """
-    from torchvision import datasets, transforms
-
-    root = Path(root or files.default_root())
-    files.verify(root)
-    normalize = transforms.Normalize((0.1307,), (0.3081,))
-    train_tf = [transforms.ToTensor(), normalize]
-    if augment:
-        train_tf = [
-            transforms.RandomApply([transforms.CenterCrop(22)], p=0.1),
-            transforms.Resize((28, 28)),
-            transforms.RandomRotation((-15.0, 15.0), fill=0),
-            transforms.RandomAffine(degrees=0, translate=(0.1, 0.1), shear=10),
-            *train_tf,
-        ]
-    train = datasets.MNIST(root, train=True, download=False, transform=transforms.Compose(train_tf))
-    test = datasets.MNIST(
-        root, train=False, download=False, transform=transforms.Compose([transforms.ToTensor(), normalize])
-    )
-    loader = torch.utils.data.DataLoader
-    return (
-        loader(train, batch_size=batch_size, shuffle=True, num_workers=num_workers),
-        loader(test, batch_size=1000, shuffle=False, num_workers=num_workers),
     )

@@ -1,17 +1,11 @@
-"""Experiments: a notebook run with other parameter values, over seeds, and summaries of those runs.
+"""The committed runs, read-only: the tables and figures a lesson prints about its experiments.
 
-Every session notebook has one code cell tagged `parameters` (papermill's convention) holding `SEED`
-and the knobs its lesson is about, and one cell tagged `sweep` that declares what
-`python -m mnist_course sweep` runs:
-
-    SWEEP = {"default": [1, 2, 3, 4, 5], "AUGMENT=False": [1, 2, 3], "SCHEDULE=step,OPTIMIZER=adam": [1, 2, 3]}
-
-A *variant* is a set of overrides of the defaults, written `NAME=VALUE[,NAME=VALUE]` ("default"
-when there are none). Each run of a variant and seed is one JSON file,
-`results/runs/<notebook>/<variant>/seed<N>.json`: the notebook's results (what `report()` writes)
-plus the `parameters` it ran with and the `seed`. Summaries and charts are computed from these
-files, never typed. This module parses and checks parameters and reads run files; executing
-notebooks is the command line's job (`__main__.py`).
+Every lesson has one code cell tagged `parameters` (papermill's convention) holding `SEED` and the
+knobs it is about. A *variant* is a set of overrides of those defaults, written
+`NAME=VALUE[,NAME=VALUE]` ("default" when there are none). Each run of a variant and seed is one
+JSON file, `results/runs/<notebook>/<variant>/seed<N>.json`: what `report()` wrote, plus the
+`parameters` it ran with and the `seed`. Making runs is the runner's job (mnist_course/runner/);
+this module only reads them, so every table is computed from files, never typed.
 """
 
 from __future__ import annotations
@@ -22,6 +16,8 @@ import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+
+from .history import History
 
 RUNS = "runs"  # results/runs/<notebook>/<variant>/seed<N>.json
 DEFAULT_VARIANT = "default"
@@ -67,20 +63,6 @@ def parse_overrides(items: list[str]) -> dict[str, object]:
     return overrides
 
 
-def parse_seeds(text: str) -> list[int]:
-    """`"1-5"` -> [1, 2, 3, 4, 5]; `"1,3,7"` -> [1, 3, 7]; `"2"` -> [2]."""
-    seeds: list[int] = []
-    try:
-        for part in filter(None, text.split(",")):
-            low, _, high = part.partition("-")
-            seeds.extend(range(int(low), int(high or low) + 1))
-    except ValueError:
-        raise ParameterError(f"--seeds {text!r}: expected e.g. 1-5 or 1,3,7") from None
-    if not seeds:
-        raise ParameterError(f"--seeds {text!r} names no seed")
-    return seeds
-
-
 def variant_name(overrides: dict[str, object]) -> str:
     """The folder name of a variant: its overrides in the order given, or "default"."""
     parts = [f"{k}={v}" for k, v in overrides.items() if k not in RUNNER_PARAMETERS]
@@ -107,74 +89,6 @@ def notebook_parameters(notebook: str | Path) -> dict[str, Parameter]:
             name = node.targets[0].id
             params[name] = Parameter(name, ast.literal_eval(node.value), comment.removeprefix("#").strip())
     return params
-
-
-def inject_parameters(nb, values: dict[str, object]) -> None:
-    """Insert a cell setting `values` right after the cell tagged `parameters`, as papermill does.
-
-    Done here with nbformat because every value is a Python literal, so `repr` writes it exactly;
-    papermill's own injection needs metadata that not every notebook has.
-    """
-    import nbformat
-
-    index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    source = "# Parameters set by python -m mnist_course\n" + "\n".join(f"{k} = {v!r}" for k, v in values.items())
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
-
-
-def check_overrides(notebook: str | Path, overrides: dict[str, object]) -> dict[str, object]:
-    """All parameter values a run uses (defaults updated with `overrides`), after checking each override.
-
-    Raises ParameterError for an unknown name, a value of another type than the default (an int is
-    accepted for a float), or a value outside the `one of:` choices of the parameter's comment.
-    """
-    params = notebook_parameters(notebook)
-    for name, value in overrides.items():
-        if name not in params:
-            raise ParameterError(f"{Path(notebook).name} has no parameter {name}; it has: {', '.join(params)}")
-        p = params[name]
-        expected = type(p.default)
-        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = overrides[name] = float(value)
-            ok = True
-        if not ok:
-            raise ParameterError(f"{name}={value!r}: expected a {expected.__name__}, like the default {p.default!r}")
-        if p.choices is not None and value not in p.choices:
-            raise ParameterError(f"{name}={value!r}: must be one of {', '.join(map(repr, p.choices))}")
-    return {name: p.default for name, p in params.items()} | overrides
-
-
-def sweep_plan(notebook: str | Path) -> list[tuple[dict[str, object], list[int]]]:
-    """The variants and seeds declared in the notebook's cell tagged `sweep` (`SWEEP = {...}`), checked."""
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
-    cells = [c for c in nb.cells if "sweep" in c.metadata.get("tags", [])]
-    if len(cells) != 1:
-        raise ParameterError(f"{notebook} needs exactly one cell tagged 'sweep' with SWEEP = {{...}}")
-    for node in ast.parse(cells[0].source).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["SWEEP"]:
-            declared = ast.literal_eval(node.value)
-            break
-    else:
-        raise ParameterError(f"the sweep cell of {notebook} does not assign SWEEP = {{...}}")
-    plan = []
-    for name, seeds in declared.items():
-        overrides = {} if name == DEFAULT_VARIANT else parse_overrides([name])
-        check_overrides(notebook, overrides)
-        plan.append((overrides, list(seeds)))
-    return plan
-
-
-def sweep_order(plan: list[tuple]) -> list[tuple]:
-    """`[(notebook, overrides, seeds), ...]` -> `[(notebook, overrides, seed), ...]` in the order to run.
-
-    Headline numbers first (every seed of each default), then one seed of every variant, then the
-    next seed of each: a sweep stopped part-way has measured as much of everything as it could.
-    """
-    ranked = [((bool(o), rank, i), (nb, o, s)) for i, (nb, o, seeds) in enumerate(plan) for rank, s in enumerate(seeds)]
-    return [job for _, job in sorted(ranked, key=lambda r: r[0])]
 
 
 def run_file(results_dir: str | Path, notebook: str, overrides: dict[str, object], seed: int) -> Path:
@@ -227,23 +141,6 @@ def summarize(variant: str, runs: list[dict]) -> Summary:
     )  # fmt: skip
 
 
-def summary_table(notebook: str, summaries: list[Summary]) -> str:
-    """Markdown table of the summaries of one notebook's variants."""
-    lines = [
-        f"| `{notebook}` variant | params | seeds | passed | min of last 3 (mean ± std) | final (mean ± std) "
-        "| s/epoch |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for s in summaries:
-        failed = f" ({s.failed} failed)" if s.failed else ""
-        lines.append(
-            f"| `{s.variant}` | {s.params:,} | {s.seeds} | {s.passed}/{s.seeds}{failed} | "
-            f"{s.min3_mean:.2%} ± {s.min3_std:.2%} | {s.final_mean:.2%} ± {s.final_std:.2%} | "
-            f"{s.seconds_per_epoch:.1f} |"
-        )
-    return "\n".join(lines)
-
-
 def summaries(results_dir: str | Path, notebook: str) -> list[Summary]:
     """Summaries of every variant of `notebook` found under results_dir/runs, "default" first."""
     return summaries_of(load_runs(results_dir, notebook))
@@ -252,20 +149,6 @@ def summaries(results_dir: str | Path, notebook: str) -> list[Summary]:
 def summaries_of(runs: dict[str, list[dict]]) -> list[Summary]:
     """Summaries of `load_runs`' variants, "default" first."""
     return [summarize(v, runs[v]) for v in sorted(runs, key=lambda v: (v != DEFAULT_VARIANT, v))]
-
-
-def run_time_line(runs_by_notebook: dict[str, dict[str, list[dict]]]) -> str:
-    """What the runs (notebook -> `load_runs`) cost: how many there are and the sum of their wall
-    times, per notebook. A sweep runs one per core at a time, so its elapsed time is about this sum
-    divided by the workers."""
-    seconds_by_notebook = {
-        nb: [r.get("wall_seconds", 0.0) for runs in variants.values() for r in runs]
-        for nb, variants in runs_by_notebook.items()
-    }
-    total = sum(len(seconds) for seconds in seconds_by_notebook.values())
-    hours = sum(sum(seconds) for seconds in seconds_by_notebook.values()) / 3600
-    parts = ", ".join(f"{nb} {len(s)} runs {sum(s) / 3600:.1f} h" for nb, s in seconds_by_notebook.items())
-    return f"{total} runs; their wall times add up to {hours:.1f} hours ({parts})."
 
 
 def find_results_dir(start: str | Path = ".") -> Path | None:
@@ -413,3 +296,72 @@ def compare_extra(notebook: str, variants: list[str], key: str, results_dir: str
         seeds = f"{len(records)} seed" + ("s" if len(records) > 1 else "")
         lines.append(f"{variant} ({seeds}): " + ", ".join(cells))
     return "\n".join(lines)
+
+
+def _default_summary(where: Path, notebook: str) -> Summary | None:
+    runs = load_runs(where, notebook).get(DEFAULT_VARIANT)
+    return summarize(DEFAULT_VARIANT, runs) if runs else None
+
+
+def frontier(notebook: str, knob: str, others: tuple[str, ...] = (), results_dir: str | Path | None = None):
+    """The parameters-vs-accuracy frontier of `notebook`'s `knob` variants (e.g. "WIDTH"), with the
+    default and the defaults of the `others` notebooks: (label -> Summary for `plots.plot_frontier`,
+    a text with one line per size and the smallest that reached the target in at least 4 of 5 seeds)."""
+    where = Path(results_dir) if results_dir else find_results_dir()
+    if where is None:
+        return {}, NO_RESULTS
+    points = {f"session {int(name[:2])}": s for name in others if (s := _default_summary(where, name))}
+    mine = [s for s in summaries(where, notebook) if s.variant.startswith(f"{knob}=") or s.variant == DEFAULT_VARIANT]
+    mine.sort(key=lambda s: s.params)
+    points |= {f"session {int(notebook[:2])} ({s.variant})": s for s in mine}
+    lines = [f"{s.variant:<11} {s.params:>6,} params  reached the target in {s.reached}/{s.seeds}  "
+             f"min of last 3 {s.min3_mean:.2%} ± {s.min3_std:.2%}" for s in mine]  # fmt: skip
+    robust = [s for s in mine if s.seeds >= 5 and s.reached >= 4]
+    smallest = f"{robust[0].variant}, {robust[0].params:,} parameters" if robust else "none with 5 seeds yet"
+    return points, "\n".join([*lines, f"smallest model reaching the target in at least 4 of 5 seeds: {smallest}"])
+
+
+def headline(notebook: str, results_dir: str | Path | None = None) -> str:
+    """The default over the sweep's seeds: how often it passed, and the mean ± std of the min of last 3."""
+    where = Path(results_dir) if results_dir else find_results_dir()
+    s = _default_summary(where, notebook) if where else None
+    if s is None:
+        return NO_RESULTS if where is None else f"{notebook}: no default runs yet"
+    spread = f"min of last 3 {s.min3_mean:.2%} ± {s.min3_std:.2%}"
+    return f"over {s.seeds} seeds (the sweep): passed in {s.passed}/{s.seeds}, {spread}"
+
+
+def val_split_comparison(notebook: str, variant: str = "VAL_SPLIT=True", results_dir: str | Path | None = None) -> str:
+    """What a validation split costs and buys, on the test set, from `variant`'s runs (which record
+    `extra["val_split"]`) against the default's: the final epoch trained on 50,000 against 60,000
+    images, and per run the epoch chosen on validation against the last one."""
+    where = Path(results_dir) if results_dir else find_results_dir()
+    if where is None:
+        return NO_RESULTS
+    runs = load_runs(where, notebook)
+    val_runs = [r for r in runs.get(variant, []) if "val_split" in r.get("extra", {})]
+    splits = [r["extra"]["val_split"] for r in val_runs]
+    default_final = [r["final_test_acc"] for r in runs.get(DEFAULT_VARIANT, []) if "error" not in r]
+    gains = ", ".join(f"{100 * (s['chosen_test_acc'] - s['final_epoch_test_acc']):+.2f}" for s in splits)
+    last = sum(r["extra"]["val_split"]["chosen_epoch"] == r["epochs"] for r in val_runs)
+    return "\n".join([
+        compare_extra(notebook, [variant], "val_split", where),
+        f"default, 60,000 images, final epoch on test: {len(default_final)} seeds",
+        "training on 50,000 instead of 60,000 (final epoch, test): "
+        + difference([s["final_epoch_test_acc"] for s in splits], default_final),
+        f"epoch chosen on validation minus the last epoch (test, per run): {gains} points",
+        f"validation chose the last epoch in {last} of {len(splits)} runs",
+    ])  # fmt: skip
+
+
+def full_run_histories(notebooks: list[str], results_dir: str | Path | None = None) -> dict[str, History]:
+    """The per-epoch History of each notebook's committed full run (results/<notebook>.json),
+    labelled with its parameter count; notebooks without a results file are left out."""
+    where = Path(results_dir) if results_dir else find_results_dir()
+    found = {}
+    for name in notebooks:
+        path = where / f"{name}.json" if where else None
+        if path is not None and path.is_file():
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            found[f"{name} ({saved['params']:,} params)"] = History(**saved["history"])
+    return found

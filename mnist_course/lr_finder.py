@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .train import NO_BARS_ENV, _rng_state, _set_rng_state, loss_fn
+from .checkpoints import rng_state, set_rng_state
+from .course import fast_mode
+from .train import NO_BARS_ENV, PER_BATCH_SCHEDULERS, loss_fn
 
 
 @dataclass
@@ -57,7 +59,7 @@ def lr_find(
     optimizer: torch.optim.Optimizer,
     start_lr: float = 1e-5,
     end_lr: float = 1.0,
-    num_iter: int = 200,
+    num_iter: int | None = None,
     device: torch.device | str | None = None,
     *,
     beta: float = 0.98,
@@ -87,13 +89,14 @@ def lr_find(
     """
     if not 0 < start_lr < end_lr:
         raise ValueError(f"Need 0 < start_lr < end_lr, got start_lr={start_lr}, end_lr={end_lr}.")
+    num_iter = num_iter or (50 if fast_mode() else 200)  # fast mode: a quick look, for the tests
     if num_iter < 2:
         raise ValueError(f"num_iter must be at least 2, got {num_iter}.")
     device = torch.device(device or next(model.parameters()).device)
     model.to(device)
     saved_model, saved_optimizer = copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
     saved_modes = [m.training for m in model.modules()]
-    saved_rng = _rng_state(train_loader)
+    saved_rng = rng_state(train_loader)
     ratio = end_lr / start_lr
     lrs, losses, raw_losses = [], [], []
     average, best, diverged = 0.0, math.inf, False
@@ -128,7 +131,7 @@ def lr_find(
         optimizer.load_state_dict(saved_optimizer)
         for module, mode in zip(model.modules(), saved_modes, strict=True):
             module.training = mode
-        _set_rng_state(saved_rng, train_loader)
+        set_rng_state(saved_rng, train_loader)
     if not lrs:
         raise ValueError(f"The loss was not finite from the first batch on (lr={start_lr:g}): check the inputs.")
     return _result(lrs, losses, raw_losses, diverged)
@@ -152,3 +155,36 @@ def _result(lrs: list[float], losses: list[float], raw_losses: list[float], dive
         slopes = torch.gradient(torch.tensor(window))[0]
         steepest = lrs[10 + int(slopes.argmin())]
     return LRFinderResult(lrs, losses, raw_losses, suggested, lrs[low], steepest, diverged)
+
+
+def trace_schedule(optimizer: torch.optim.Optimizer, scheduler, epochs: int, steps_per_epoch: int) -> dict:
+    """The learning rate and momentum of every training step `fit` would use, without training.
+
+    Steps the scheduler as `fit` does (every batch for OneCycleLR/CyclicLR, else every epoch) and
+    restores the optimizer's and scheduler's state afterwards, so it can run right before `fit`.
+    Momentum is SGD's `momentum` or Adam's first beta (OneCycleLR cycles either). ReduceLROnPlateau
+    depends on the evaluation loss, so its trace is the constant starting rate.
+    """
+    group = optimizer.param_groups[0]
+
+    def momentum() -> float:
+        return group["momentum"] if "momentum" in group else group.get("betas", (float("nan"),))[0]
+
+    saved = copy.deepcopy(optimizer.state_dict()), scheduler.state_dict() if scheduler is not None else None
+    per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
+    steppable = scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    trace = {"lr": [], "momentum": []}
+    with warnings.catch_warnings():  # stepping a scheduler before the optimizer is the point here
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(epochs):
+            for _ in range(steps_per_epoch):
+                trace["lr"].append(group["lr"])
+                trace["momentum"].append(momentum())
+                if steppable and per_batch:
+                    scheduler.step()
+            if steppable and not per_batch:
+                scheduler.step()
+    optimizer.load_state_dict(saved[0])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved[1])
+    return trace

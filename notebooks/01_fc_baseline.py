@@ -37,8 +37,7 @@
 # The model lives in this notebook — it is the lesson. Everything else (data, training loop,
 # plots) comes from the small `mnist_course` helper, which you can read in one sitting.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # In Colab, fetch the course first (the helper, and the committed runs the lesson's tables read);
 # locally `pip install -e .` already did.
 import os
@@ -54,19 +53,8 @@ import torch
 from mnist_course import data, experiments, plots
 from torch import nn
 
-FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a 20k-image subset and 2 epochs, for tests and CI
 device = mc.pick_device()
-print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
-
-# %% [markdown]
-# **Expected run time**, measured by the course's own runs of this notebook (`results/`, written at
-# the end of a run, so the full-mode time below is the run before the one whose outputs you see):
-# full mode is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a
-# 20,000-image subset, 2 epochs) is what the tests run.
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(mc.run_times("01_fc_baseline"))
+print(f"device: {device}, torch {torch.__version__}, fast mode: {mc.fast_mode()}")  # MNIST_COURSE_FAST=1: 20k images, 2 epochs
 
 # %% [markdown]
 # ## Parameters: the knobs of this lesson
@@ -89,33 +77,9 @@ LABEL_SMOOTHING = 0.1  # share of each target's probability spread evenly over a
 VAL_SPLIT = False  # train on 50,000 images and evaluate on 10,000 held-out ones: for choosing a recipe
 FIRST_CHANNELS = 8  # channels of the first convolution, the second has twice as many; the seed had 4
 
-# %% tags=["sweep"]
-# What `python -m mnist_course sweep` runs (full mode): each variant changes the defaults above,
-# each over the seeds listed. Results: results/runs/01_fc_baseline/<variant>/seed<N>.json.
-SWEEP = {
-    "default": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
-    "FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],  # the seed's network and this recipe before
-    "AUGMENT=False": [1, 2, 3],
-    "SCHEDULE=step": [1, 2, 3],
-    "SCHEDULE=constant": [1, 2, 3],
-    "OPTIMIZER=adam,LR=0.003": [1, 2, 3],
-    # How the defaults were chosen: on the validation split, never on the test set (see the end).
-    # The baseline is the previous default; each candidate changes one thing (or two) of it.
-    "VAL_SPLIT=True,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],
-    "VAL_SPLIT=True,LR=0.1,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
-    "VAL_SPLIT=True,LR=0.03,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
-    "VAL_SPLIT=True,WEIGHT_DECAY=0.0005,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
-    "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
-    "VAL_SPLIT=True,AUGMENT=False,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
-    "VAL_SPLIT=True,FIRST_CHANNELS=4": [1, 2, 3, 4, 5],  # label smoothing alone
-    "VAL_SPLIT=True,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],  # the wider first block alone
-    "VAL_SPLIT=True": [1, 2, 3, 4, 5],  # both: the highest on validation, so the new default
-}
-
 # %% [markdown]
-# **Exercise.** Set `AUGMENT = False` and run the whole notebook again (the measured run times are
-# printed at the top; a GPU line appears there once the course has measured one). Before you run
-# it, write down what you expect for the clean test accuracy and for the rotated and shifted test
+# **Exercise.** Set `AUGMENT = False` and run the whole notebook again (the results table of the
+# course's README gives the measured time of a full run). Before you run it, write down what you expect for the clean test accuracy and for the rotated and shifted test
 # digits near the end. Then compare with the table of several seeds in "Shifted digits": one run is
 # one sample. Try `SCHEDULE = "constant"` next and look at the last epochs of the accuracy curve.
 
@@ -156,18 +120,16 @@ plots.show_samples(mnist.train_images[:24], mnist.train_labels[:24]);
 # The honest way is to choose on a validation split (`VAL_SPLIT`): the last section of this lesson
 # compares augmentation on and off that way, and the tables measure it over several seeds.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05)) if AUGMENT else None
 if AUGMENT:
     plots.show_augmentations(mnist.train_images[:3], augment);
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 BATCH_SIZE = 64  # session 2 measures 64 against 128 (with the rate scaled alike) on its model
-EPOCHS = 2 if FAST else 15
+EPOCHS = mc.epochs(15)
 train_loader, test_loader = data.make_loaders(
-    batch_size=BATCH_SIZE, augment=augment, subset_size=20_000 if FAST else None, device=device, seed=SEED,
+    batch_size=BATCH_SIZE, augment=augment, device=device, seed=SEED,
     val_size=10_000 if VAL_SPLIT else None,
 )
 eval_name = "val" if VAL_SPLIT else "test"  # what test_loader holds
@@ -204,7 +166,7 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # The network returns raw scores (logits). The helper's loss is `cross_entropy`, which applies
 # `log_softmax` itself; it would give the very same loss if the model ended in `log_softmax`.
 
-# %%
+# %% tags=["model"]
 class FCBaseline(nn.Module):
     def __init__(self, c1=FIRST_CHANNELS):
         super().__init__()
@@ -228,16 +190,13 @@ model = FCBaseline().to(device)
 # The helper checks the table above from the model itself: output size, parameters, receptive
 # field (RF) and jump of every layer, then torchsummary's view, then the session's rubric.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mc.print_layer_table(model)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mc.summary(model)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 MAX_PARAMS = 25_000
 print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("no_batchnorm", "no_dropout", "fc")))
 
@@ -279,8 +238,7 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("no_batchnorm", "no
 # `checkpoints/01_fc_baseline/`, and returns a `History`. Press the stop button and it returns what it
 # has; `resume=True` continues from the checkpoint.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if OPTIMIZER == "sgd":
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9, nesterov=True, weight_decay=WEIGHT_DECAY)
 else:
@@ -302,8 +260,7 @@ history = mc.fit(
     label_smoothing=LABEL_SMOOTHING,
 )
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(history)
 plots.plot_history(history, title="Session 1: FC baseline");
 
@@ -321,8 +278,7 @@ plots.plot_history(history, title="Session 1: FC baseline");
 # last epochs are the ones worth reporting. (With `SCHEDULE = "step"` the
 # rate falls in two cliffs; with `"constant"` it never falls.)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 plots.plot_schedule(history, schedule, steps_per_epoch=len(train_loader));
 
 # %% [markdown]
@@ -351,8 +307,7 @@ plots.plot_schedule(history, schedule, steps_per_epoch=len(train_loader));
 # the two rows with the wider block and the last two seeds of the baseline and of label smoothing
 # ran on the faster one). Never compare them with your machine.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(experiments.compare_variants("01_fc_baseline", {
     "AUGMENT=False": "no augmentation",
     "SCHEDULE=step": "StepLR, a tenth every 5 epochs",
@@ -384,13 +339,11 @@ print(experiments.compare_variants("01_fc_baseline", {
 # The misclassified test digits, highest loss first (title: true → predicted), and the confusion
 # matrix. Many of the errors are digits a person would hesitate on too.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 predictions = mc.predict(model, test_loader, device)
 plots.show_misclassified(predictions);
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 plots.plot_confusion(predictions);
 
 # %% [markdown]
@@ -398,8 +351,7 @@ plots.plot_confusion(predictions);
 # those digits (in augmented form) once per epoch; a score on them says how well it fits what it was
 # shown, not how it does on new handwriting. Here are both, on clean images:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 train_images_loader = data.TensorLoader(mnist.train_images, mnist.train_labels, 1000, train_loader.mean,
                                         train_loader.std, device=device)  # fmt: skip
 train_images_acc = mc.evaluate(model, train_images_loader, device)[1]
@@ -419,8 +371,7 @@ print(f"what reporting the first as 'test' would claim: {100 * (train_images_acc
 # 5% of 28 pixels (1.4 pixels). Which will hurt this network more: a 15° rotation or a 3-pixel
 # shift? And how much of that does augmentation win back?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def accuracy_on(images):
     loader = data.TensorLoader(images, mnist.test_labels, 1000, train_loader.mean, train_loader.std, device=device)
     return mc.evaluate(model, loader, device)[1]
@@ -437,8 +388,7 @@ for name, acc in shift_robustness.items():
 # %% [markdown]
 # That is this run. Over the sweep's seeds, with augmentation on (the default) and off:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(experiments.compare_extra("01_fc_baseline", ["default", "AUGMENT=False"], "shift_robustness"))
 
 # %% [markdown]
@@ -458,14 +408,11 @@ print(experiments.compare_extra("01_fc_baseline", ["default", "AUGMENT=False"], 
 # %% [markdown]
 # ## Results
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 results = mc.report(
     "01_fc_baseline", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device,
     extra={"shift_robustness": shift_robustness}, predictions=predictions,
 )
-if FAST:  # the tests' guard: a short run must still learn the digits (a variant may exceed the budget)
-    assert results["learned"], "fast mode must still clear its sanity floor (mc.FAST_FLOOR)"
 
 # %% [markdown]
 # ## How this network and recipe were chosen: on validation
@@ -491,8 +438,7 @@ if FAST:  # the tests' guard: a short run must still learn the digits (a variant
 #
 # **Predict first:** which of these eight would you bet on, and by how much?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(experiments.compare_variants("01_fc_baseline", {
     "VAL_SPLIT=True,LR=0.1,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": "peak rate 0.1 instead of 0.05",
     "VAL_SPLIT=True,LR=0.03,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": "peak rate 0.03",

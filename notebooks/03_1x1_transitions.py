@@ -35,8 +35,7 @@
 # The second half of the session is about *honest numbers*: why a validation split exists, and why
 # picking the best epoch on the test set flatters a model.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # In Colab, fetch the course first (the helper, and the committed runs the lesson's tables read);
 # locally `pip install -e .` already did.
 import os
@@ -52,19 +51,8 @@ import torch
 from mnist_course import data, experiments, plots
 from torch import nn
 
-FAST = mc.fast_mode()  # MNIST_COURSE_FAST=1: a 20k-image subset and 2 epochs, for tests and CI
 device = mc.pick_device()
-print(f"device: {device}, torch {torch.__version__}, fast mode: {FAST}")
-
-# %% [markdown]
-# **Expected run time**, measured by the course's own runs of this notebook (`results/`, written at
-# the end of a run, so the full-mode time below is the run before the one whose outputs you see):
-# full mode is what the committed outputs come from; fast mode (`MNIST_COURSE_FAST=1`: a
-# 20,000-image subset, 2 epochs) is what the tests run.
-
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(mc.run_times("03_1x1_transitions"))
+print(f"device: {device}, torch {torch.__version__}, fast mode: {mc.fast_mode()}")  # MNIST_COURSE_FAST=1: 20k images, 2 epochs
 
 # %% [markdown]
 # ## Parameters: the knobs of this lesson
@@ -80,31 +68,11 @@ VAL_SPLIT = False  # train on 50,000 images, choose the epoch on the other 10,00
 DROPOUT = 0.05  # dropout rate after every block
 LABEL_SMOOTHING = 0.0  # session 1's recipe uses 0.1
 
-# %% tags=["sweep"]
-# What `python -m mnist_course sweep` runs (full mode): each variant changes the defaults above,
-# each over the seeds listed. Results: results/runs/03_1x1_transitions/<variant>/seed<N>.json.
-SWEEP = {
-    "default": [1, 2, 3, 4, 5],
-    "VAL_SPLIT=True": [1, 2, 3, 4, 5],
-    "TRANSITION=False": [1, 2, 3],
-    "WIDTH=0.6": [1, 2, 3],
-    "WIDTH=0.8": [1, 2, 3, 4, 5],  # candidates below 6,000 parameters: 5 seeds
-    "WIDTH=0.85": [1, 2, 3, 4, 5],
-    "WIDTH=0.9": [1, 2, 3],
-    "WIDTH=1.25": [1, 2, 3],
-    "WIDTH=1.5": [1, 2, 3],
-    "WIDTH=1.75": [1, 2, 3],
-    # candidates for a more robust default, compared on the validation split over 5 seeds each
-    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],
-    "VAL_SPLIT=True,DROPOUT=0.02": [1, 2, 3, 4, 5],
-}
-
 # %% [markdown]
 # **Exercise.** Shrink the model: set `WIDTH = 0.8` (about 5,000 parameters) and run the notebook.
 # Does it still pass? Then look for your run's width on the frontier chart below, which holds
-# several seeds of each width: was your seed a typical one? A full run takes about the full-mode
-# time printed at the top on a laptop CPU (it was measured on 2 cores); on a GPU it is much faster,
-# though the course has not measured a Colab GPU yet (the GPU line says so).
+# several seeds of each width: was your seed a typical one? (The results table of the course's
+# README gives the measured time of a full run.)
 
 # %%
 mc.seed_everything(SEED)
@@ -123,13 +91,11 @@ plots.show_samples(mnist.train_images[40:56], mnist.train_labels[40:56]);
 augment = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
 plots.show_augmentations(mnist.train_images[6:9], augment);
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 BATCH_SIZE = 128
-EPOCHS = 2 if FAST else 15
-SUBSET = 20_000 if FAST else None
+EPOCHS = mc.epochs(15)
 train_loader, test_loader = data.make_loaders(
-    batch_size=BATCH_SIZE, augment=augment, subset_size=SUBSET, device=device, seed=SEED,
+    batch_size=BATCH_SIZE, augment=augment, device=device, seed=SEED,
     val_size=10_000 if VAL_SPLIT else None,
 )
 eval_name = "val" if VAL_SPLIT else "test"
@@ -166,7 +132,7 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # costs more than the 1×1 saved (15 channels fit instead of 16 at `WIDTH = 1.0`). Such a variant
 # prints a rubric FAIL line (no 1×1): expected, the rubric checks the lesson's design.
 
-# %%
+# %% tags=["model"]
 def conv_block(c_in, c_out):
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout(DROPOUT)
@@ -208,16 +174,13 @@ else:  # the widest last three blocks that fit the budget of the transition mode
     model = TransitionNet(False, late).to(device)
     print(f"no transition: last blocks {late} channels wide, {mc.count_params(model):,} parameters (budget {budget:,})")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mc.print_layer_table(model)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 mc.summary(model)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 MAX_PARAMS = 8_000
 print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropout", "gap", "1x1")))
 
@@ -240,11 +203,10 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 # not bit-for-bit the run you would get without this cell; it is an equally good sample of its seed.)
 # The test goes up to a rate of 10, so that the blow-up is inside it.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 probe = TransitionNet(TRANSITION, None if TRANSITION else late).to(device)
 probe_optimizer = torch.optim.SGD(probe.parameters(), lr=1e-5, momentum=0.9, nesterov=True, weight_decay=1e-4)
-lr_test = mc.lr_find(probe, train_loader, probe_optimizer, end_lr=10, num_iter=50 if FAST else 200, device=device,
+lr_test = mc.lr_find(probe, train_loader, probe_optimizer, end_lr=10, device=device,
                      progress=False)  # fmt: skip
 print(f"suggested peak rate: {lr_test.suggested_lr:.3g} (lowest smoothed loss at {lr_test.min_loss_lr:.3g}); "
       f"this recipe uses 0.1, {0.1 / lr_test.suggested_lr:.2g}x the suggestion")  # fmt: skip
@@ -257,8 +219,7 @@ plots.plot_lr_find(lr_test);
 # a few of the suggestion are common. Session 2's `BATCH_SIZE=64,MAX_LR=0.05` row is one measured
 # alternative.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 MAX_LR = 0.1
 optimizer = torch.optim.SGD(model.parameters(), lr=MAX_LR, momentum=0.9, nesterov=True, weight_decay=1e-4)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -271,13 +232,11 @@ history = mc.fit(
     label_smoothing=LABEL_SMOOTHING,
 )
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(history)
 plots.plot_history(history, title="Session 3: 1x1 transitions");
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 predictions = mc.predict(model, test_loader, device)
 plots.show_misclassified(predictions);
 
@@ -292,8 +251,7 @@ plots.show_misclassified(predictions);
 # The sweep's runs (full mode, several seeds each; the "vs default" column is the difference of the
 # mean min-of-last-3 accuracy with its standard error):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(experiments.compare_variants("03_1x1_transitions", {
     "TRANSITION=False": "no 1x1; late blocks 15 wide instead of 16",
 }))
@@ -320,28 +278,13 @@ print(experiments.compare_variants("03_1x1_transitions", {
 # times as many. How many of 5 seeds will the small one pass? Will the large one gain a whole point,
 # a tenth of a point, or nothing you can tell from the noise?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
-results_dir = experiments.find_results_dir()
-by_variant = {s.variant: s for s in experiments.summaries(results_dir, "03_1x1_transitions")} if results_dir else {}
-points = {}
-for name in ("01_fc_baseline", "02_bn_dropout_gap"):
-    default = [s for s in experiments.summaries(results_dir, name) if s.variant == "default"] if results_dir else []
-    if default:
-        points[f"session {name[1]}"] = default[0]
-widths = sorted((v for v in by_variant if v.startswith("WIDTH=") or v == "default"), key=lambda v: by_variant[v].params)
-points |= {("session 3 (WIDTH=1.0)" if v == "default" else v): by_variant[v] for v in widths}
+# %% tags=["nbval-ignore-output"]
+points, frontier_table = experiments.frontier("03_1x1_transitions", "WIDTH", others=("01_fc_baseline", "02_bn_dropout_gap"))
 plots.plot_frontier(points, references={
     "seed: FC baseline, 98.80%": (21_844, 98.80), "seed: BN+GAP, 99.43% one epoch": (9_798, 99.43),
     "seed: 1x1 transitions, 99.41% best": (16_034, 99.41),
 });
-for v in widths:
-    s = by_variant[v]
-    print(f"{v:<11} {s.params:>6,} params  reached 99.4% in {s.reached}/{s.seeds}  "
-          f"min of last 3 {s.min3_mean:.2%} ± {s.min3_std:.2%}")  # fmt: skip
-robust = [by_variant[v] for v in widths if by_variant[v].seeds >= 5 and by_variant[v].reached >= 4]
-print("smallest model reaching 99.4% in at least 4 of 5 seeds:",
-      f"{robust[0].variant}, {robust[0].params:,} parameters" if robust else "none with 5 seeds yet")
+print(frontier_table)
 
 # %% [markdown]
 # Read the chart from the left. Accuracy climbs steeply up to about the default's size and then
@@ -352,7 +295,7 @@ print("smallest model reaching 99.4% in at least 4 of 5 seeds:",
 # seeds, and the goal of a robust model under 6,000 parameters is not reached: a better
 # architecture or recipe at that size is an open question for you. Wider models are far outside
 # the 8,000 budget, which is why the list above counts "reached 99.4%" rather than "passed" (the
-# sweep's tables in the README count a pass only within the budget).
+# sweep's tables in docs/experiments.md count a pass only within the budget).
 
 
 # %% [markdown]
@@ -367,18 +310,14 @@ print("smallest model reaching 99.4% in at least 4 of 5 seeds:",
 # epochs run at a tiny learning rate, so the best epoch is often one of them and the numbers below
 # may agree; the bias is in the habit of picking, on average over runs, not in every single run.)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 accs = history.column("eval_acc")
 print(f"best epoch picked on the {eval_name} set: {max(accs):.2%} (epoch {accs.index(max(accs)) + 1})")
 print(f"final epoch:                       {history.final_acc:.2%}")
 print(f"minimum of the last 3 epochs:      {history.min_last(3):.2%}   <- what this course reports")
 reading_error = 100 * (history.final_acc * (1 - history.final_acc) / len(predictions["labels"])) ** 0.5
 print(f"standard error of one reading:     {reading_error:.2f} points")
-headline = by_variant.get("default")
-if headline:  # the same notebook over the sweep's seeds: what to report instead of one run
-    print(f"over {headline.seeds} seeds (the sweep): passed in {headline.passed}/{headline.seeds}, "
-          f"min of last 3 {headline.min3_mean:.2%} ± {headline.min3_std:.2%}")  # fmt: skip
+print(experiments.headline("03_1x1_transitions"))  # the same notebook over the sweep's seeds
 
 # %% [markdown]
 # The last line is the honest headline: how often the recipe passes, and the mean and spread of the
@@ -403,8 +342,7 @@ if headline:  # the same notebook over the sweep's seeds: what to report instead
 # **Predict first.** Training on 50,000 instead of 60,000 images costs some accuracy; choosing the
 # epoch on validation instead of reporting the last 3 test epochs might gain some back. Which wins?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 val_split = {}
 if VAL_SPLIT:
     test_only = data.TensorLoader(mnist.test_images, mnist.test_labels, 1000, train_loader.mean, train_loader.std,
@@ -425,21 +363,8 @@ else:
 # set) against the validation-split runs (`chosen_test_acc` is the one honest test reading of the
 # epoch chosen on validation; `final_epoch_test_acc` is the last epoch's test accuracy):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(experiments.compare_extra("03_1x1_transitions", ["VAL_SPLIT=True"], "val_split"))
-runs = experiments.load_runs(results_dir, "03_1x1_transitions") if results_dir else {}
-val_runs = [r for r in runs.get("VAL_SPLIT=True", []) if "val_split" in r.get("extra", {})]
-splits = [r["extra"]["val_split"] for r in val_runs]
-default_final = [r["final_test_acc"] for r in runs.get("default", []) if "error" not in r]
-final_50k = [s["final_epoch_test_acc"] for s in splits]
-print(f"default, 60,000 images, final epoch on test: {len(default_final)} seeds")
-print("training on 50,000 instead of 60,000 (final epoch, test):", experiments.difference(final_50k, default_final))
-gains = [100 * (s["chosen_test_acc"] - s["final_epoch_test_acc"]) for s in splits]  # same model: per run
-print("epoch chosen on validation minus the last epoch (test, per run):", ", ".join(f"{g:+.2f}" for g in gains),
-      "points")  # fmt: skip
-last = sum(r["extra"]["val_split"]["chosen_epoch"] == r["epochs"] for r in val_runs)
-print(f"validation chose the last epoch in {last} of {len(splits)} runs")
+# %% tags=["nbval-ignore-output"]
+print(experiments.val_split_comparison("03_1x1_transitions"))
 
 # %% [markdown]
 # Both comparisons are on the test set, like with like: one test reading of the final epoch against
@@ -459,19 +384,8 @@ print(f"validation chose the last epoch in {last} of {len(splits)} runs")
 # The test accuracy per epoch of each session's full run (sessions 1 and 2 are read from their
 # `results/*.json`, written by `python -m mnist_course run`).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
-import json
-from pathlib import Path
-
-histories = {}
-for name in ("01_fc_baseline", "02_bn_dropout_gap"):
-    path = (results_dir or Path("../results")) / f"{name}.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        histories[f"{name} ({saved['params']:,} params)"] = mc.History(**saved["history"])
-    else:
-        print(f"{path} not found: run that notebook with `python -m mnist_course run` to include it")
+# %% tags=["nbval-ignore-output"]
+histories = experiments.full_run_histories(["01_fc_baseline", "02_bn_dropout_gap"])
 if not VAL_SPLIT:
     histories[f"03_1x1_transitions ({mc.count_params(model):,} params)"] = history
 plots.compare_histories(histories);
@@ -486,8 +400,7 @@ plots.compare_histories(histories);
 # browser on the left, or `from google.colab import files; files.upload()`); without one, a digit
 # printed in a typeface stands in.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 from mnist_course.digits import typeface_digits
 
 MY_DIGIT = None  # e.g. "my_seven.jpg"
@@ -510,8 +423,7 @@ print("top 3:", ", ".join(f"{d} ({p:.1%})" for p, d in zip(top.values.tolist(), 
 # crossed 7 or an open 4); a few hundred digits carry a standard error of 0.3–1.5 points (less the
 # closer the accuracy is to 100%).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 printed_loader = data.TensorLoader(printed, printed_labels, 1000, train_loader.mean, train_loader.std, device=device)
 printed_acc = mc.evaluate(model, printed_loader, device)[1]
 print(f"{len(printed)} printed digits from {len(printed) // 10} typefaces: accuracy {printed_acc:.1%}")
@@ -520,14 +432,11 @@ print(f"handwritten digits ({eval_name} set, final epoch): {history.final_acc:.2
 # %% [markdown]
 # ## Results
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 results = mc.report(
     "03_1x1_transitions", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device,
     extra={"val_split": val_split} if VAL_SPLIT else None, predictions=predictions,
 )
-if FAST:  # the tests' guard: a short run must still learn the digits (a variant may exceed the budget)
-    assert results["learned"], "fast mode must still clear its sanity floor (mc.FAST_FLOOR)"
 
 # %% [markdown]
 # ## What next

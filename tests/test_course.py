@@ -4,6 +4,7 @@ import pytest
 from torch import nn
 
 from mnist_course import course
+from mnist_course.runner import readme as readme_tables
 from mnist_course.train import History
 
 
@@ -46,7 +47,8 @@ def test_report_in_fast_mode_checks_the_floor_and_says_so(monkeypatch, capsys):
     r = course.report("nb", MODEL, history([0.96, 0.97]), max_params=200)
     assert r["passed"] and r["mode"] == "fast"
     assert "FAST" in capsys.readouterr().out
-    assert not course.report("nb", MODEL, history([0.5, 0.9]), max_params=200)["passed"]
+    with pytest.raises(course.NotLearnedError, match="must reach 95%"):  # the tests' guard: it stopped learning
+        course.report("nb", MODEL, history([0.5, 0.9]), max_params=200)
 
 
 def test_learned_is_the_floor_alone_not_the_budget(monkeypatch):
@@ -54,7 +56,31 @@ def test_learned_is_the_floor_alone_not_the_budget(monkeypatch):
     monkeypatch.setenv(course.FAST_ENV, "1")
     over_budget = course.report("nb", MODEL, history([0.96, 0.97]), max_params=100)
     assert over_budget["learned"] and not over_budget["passed"]
-    assert not course.report("nb", MODEL, history([0.96, course.FAST_FLOOR - 0.01]), max_params=200)["learned"]
+    with pytest.raises(course.NotLearnedError):
+        course.report("nb", MODEL, history([0.96, course.FAST_FLOOR - 0.01]), max_params=200)
+
+
+def test_fast_mode_shortens_the_epochs_and_subsets_the_loaders(monkeypatch, mnist_root):
+    from mnist_course import data
+
+    monkeypatch.setenv(course.FAST_ENV, "1")
+    assert course.epochs(15) == course.FAST_EPOCHS
+    assert data.make_loaders(root=mnist_root)[0].dataset_size == course.FAST_SUBSET
+    monkeypatch.setenv(course.FAST_ENV, "0")
+    assert course.epochs(15) == 15 and data.make_loaders(root=mnist_root)[0].dataset_size == 60_000
+
+
+def test_run_files_say_where_when_and_what_each_digit_was(full_mode, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setenv(course.RESULTS_ENV, str(tmp_path))
+    predictions = {"preds": torch.tensor([7, 2, 1, 0]), "labels": torch.tensor([7, 2, 1, 1])}
+    course.report("nb", MODEL, history([0.99, 0.995, 0.994]), max_params=200, predictions=predictions)
+    saved = json.loads((tmp_path / "nb.json").read_text())
+    assert saved["predictions"] == {"set": "test", "digits": "7210"}
+    assert course.decode_predictions(saved["predictions"]["digits"]).tolist() == [7, 2, 1, 0]
+    assert set(saved["machine"]) == {"cpu", "gpu", "device", "threads", "os", "python"}
+    assert saved["machine"]["device"] == "cpu" and saved["machine"]["threads"] >= 1 and saved["date"][:2] == "20"
 
 
 def test_interrupted_run_does_not_pass(full_mode):
@@ -66,11 +92,11 @@ def test_results_file_table_and_readme(full_mode, tmp_path, monkeypatch):
     course.report("02_x", MODEL, history([0.99, 0.995, 0.994, 0.996]), max_params=200)
     saved = json.loads((tmp_path / "results" / "02_x.json").read_text())
     assert set(saved) >= {"params", "epochs", "final_test_acc", "min_last3_test_acc", "device", "torch_version",
-                          "mode", "history"}  # fmt: skip
+                          "mode", "history", "machine", "date"}  # fmt: skip
     assert History(**saved["history"]).final_acc == 0.996
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{course.TABLE_START}\nold\n{course.TABLE_END}\noutro\n")
-    course.update_readme(readme, tmp_path / "results")
+    readme.write_text(f"intro\n{readme_tables.TABLE_START}\nold\n{readme_tables.TABLE_END}\noutro\n")
+    readme_tables.update_readme(readme, tmp_path / "results")
     text = readme.read_text()
     assert "old" not in text and text.startswith("intro") and text.endswith("outro\n")
     assert "| `02_x` | 110 (≤ 200) | 4 | 99.60% | 99.40% | ≥ 99.40% | PASS | not run yet |" in text
@@ -78,27 +104,11 @@ def test_results_file_table_and_readme(full_mode, tmp_path, monkeypatch):
         monkeypatch.setenv(course.RESULTS_ENV, str(tmp_path / "results" / "runs" / "02_x" / "default"))
         run = course.report("02_x", MODEL, history(accs), max_params=200) | {"seed": seed}
         (tmp_path / "results" / "runs" / "02_x" / "default" / f"seed{seed}.json").write_text(json.dumps(run))
-    assert "| PASS | passed 1/2, 99.30% ± 0.14% |" in course.results_table(tmp_path / "results")
+    assert "| PASS | passed 1/2, 99.30% ± 0.14% |" in readme_tables.results_table(tmp_path / "results")
 
 
 def test_readme_without_markers_is_an_error(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no table here")
     with pytest.raises(ValueError, match="markers"):
-        course.update_readme(readme, tmp_path)
-
-
-def test_run_times_come_from_the_committed_results(tmp_path):
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "fast").mkdir()
-    record = {"wall_seconds": 174.0, "device": "cpu (2 threads, x86_64)", "torch_version": "2.14.1"}
-    (tmp_path / "nb.json").write_text(json.dumps(record))
-    (tmp_path / "fast" / "nb.json").write_text(json.dumps(record | {"wall_seconds": 18.0}))
-    text = course.run_times("nb", tmp_path)
-    assert "full mode:       2.9 min on cpu (2 threads, x86_64) (torch 2.14.1)" in text
-    assert "fast mode:       0.3 min" in text and "GPU, full mode: not measured yet" in text
-
-
-def test_run_times_without_a_results_folder_say_where_to_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert course.run_times("nb") == f"Run times: {course.experiments.NO_RESULTS}"
+        readme_tables.update_readme(readme, tmp_path)

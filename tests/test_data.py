@@ -21,7 +21,8 @@ def test_split_is_deterministic_and_disjoint(mnist_root):
     assert set(order[:10_000].tolist()).isdisjoint(order[10_000:].tolist())
 
 
-def test_make_loaders_validation_and_subset(mnist_root):
+def test_make_loaders_validation_and_subset(mnist_root, monkeypatch):
+    monkeypatch.setenv("MNIST_COURSE_FAST", "0")  # full mode: fast mode would take its own subset
     train, val = data.make_loaders(batch_size=100, val_size=10_000, root=mnist_root)
     assert train.dataset_size == 50_000 and val.dataset_size == 10_000 and len(train) == 500
     train, test = data.make_loaders(batch_size=100, subset_size=600, root=mnist_root)
@@ -68,10 +69,3 @@ def test_loader_rejects_wrong_input():
         data.TensorLoader(torch.zeros(4, 28, 28), torch.zeros(4), 2, 0.1, 0.3)
     with pytest.raises(ValueError, match="4 images but 3 labels"):
         data.TensorLoader(torch.zeros(4, 28, 28, dtype=torch.uint8), torch.zeros(3), 2, 0.1, 0.3)
-
-
-def test_classic_loaders_still_work(mnist_root):
-    train, test = data.classic_loaders(batch_size=32, root=mnist_root)
-    x, y = next(iter(train))
-    assert x.shape == (32, 1, 28, 28) and y.shape == (32,)
-    assert len(test.dataset) == 10_000

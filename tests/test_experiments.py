@@ -9,6 +9,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from mnist_course import course, experiments
 from mnist_course.__main__ import main
 from mnist_course.experiments import ParameterError
+from mnist_course.runner import notebooks, plan, readme, sweep
 
 PARAMETERS = """SEED = 1
 AUGMENT = True  # random affine on the training images
@@ -17,7 +18,7 @@ DROPOUT = 0.05  # 0 = off
 WIDTH = 1.0
 DIVERGE = False  # one of: True, False"""
 
-SWEEP = 'SWEEP = {"default": [1, 2], "SCHEDULE=step,DROPOUT=0": [1]}'
+SWEEP = {"default": [1, 2], "SCHEDULE=step,DROPOUT=0": [1]}
 
 # Reports an accuracy that depends on the parameters, so the summary arithmetic can be checked.
 BODY = """
@@ -34,14 +35,9 @@ mc.report("tiny", nn.Linear(2, 2), history, max_params=10)
 
 
 @pytest.fixture
-def notebook(tmp_path):
-    nb = new_notebook(
-        cells=[
-            new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
-            new_code_cell(SWEEP, metadata={"tags": ["sweep"]}),
-            new_code_cell(BODY),
-        ]
-    )
+def notebook(tmp_path, monkeypatch):
+    monkeypatch.setitem(plan.SWEEPS, "tiny", SWEEP)
+    nb = new_notebook(cells=[new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}), new_code_cell(BODY)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "tiny.ipynb"
     nbformat.write(nb, path)
@@ -54,10 +50,10 @@ def test_values_parse_as_python_literals_or_text():
     }  # fmt: skip
     with pytest.raises(ParameterError, match="NAME=VALUE"):
         experiments.parse_overrides(["AUGMENT"])
-    assert experiments.parse_seeds("1-5") == [1, 2, 3, 4, 5]
-    assert experiments.parse_seeds("1,3,7-8") == [1, 3, 7, 8]
+    assert notebooks.parse_seeds("1-5") == [1, 2, 3, 4, 5]
+    assert notebooks.parse_seeds("1,3,7-8") == [1, 3, 7, 8]
     with pytest.raises(ParameterError, match="1-5"):
-        experiments.parse_seeds("one")
+        notebooks.parse_seeds("one")
 
 
 def test_variant_names_leave_out_the_seed():
@@ -75,12 +71,12 @@ def test_parameters_cell_is_read_with_defaults_help_and_choices(notebook):
 
 def test_bad_names_types_and_choices_are_clear_errors(notebook):
     with pytest.raises(ParameterError, match="no parameter BATCHNORM; it has: SEED, AUGMENT"):
-        experiments.check_overrides(notebook, {"BATCHNORM": False})
+        notebooks.check_overrides(notebook, {"BATCHNORM": False})
     with pytest.raises(ParameterError, match="expected a bool"):
-        experiments.check_overrides(notebook, {"AUGMENT": "no"})
+        notebooks.check_overrides(notebook, {"AUGMENT": "no"})
     with pytest.raises(ParameterError, match="must be one of 'onecycle', 'step', 'constant'"):
-        experiments.check_overrides(notebook, {"SCHEDULE": "cosine"})
-    values = experiments.check_overrides(notebook, {"DROPOUT": 0})  # an int where a float is expected
+        notebooks.check_overrides(notebook, {"SCHEDULE": "cosine"})
+    values = notebooks.check_overrides(notebook, {"DROPOUT": 0})  # an int where a float is expected
     assert values["DROPOUT"] == 0.0 and isinstance(values["DROPOUT"], float) and values["SEED"] == 1
 
 
@@ -122,25 +118,28 @@ def test_a_diverged_run_is_recorded_as_a_result(notebook, tmp_path):
 
 def test_sweep_runs_what_is_declared_skips_what_exists_and_summarizes(notebook, tmp_path, capsys):
     results = tmp_path / "results"
-    assert experiments.sweep_plan(notebook) == [({}, [1, 2]), ({"SCHEDULE": "step", "DROPOUT": 0.0}, [1])]
+    assert sweep.sweep_plan(notebook) == [({}, [1, 2]), ({"SCHEDULE": "step", "DROPOUT": 0.0}, [1])]
     assert main(["sweep", str(notebook), "--fast", "--results-dir", str(results)]) == 0
     out = capsys.readouterr().out
     assert "3 runs declared, 0 already done, 3 to run" in out
-    assert "| `default` | 6 | 2 | 2/2 | 99.15% ± 0.07% | 99.15% ± 0.07% | 2.0 |" in out
-    assert "| `SCHEDULE=step,DROPOUT=0.0` | 6 | 1 | 1/1 | 98.90% ± 0.00% |" in out
-    assert "3 runs; their wall times add up to" in out and "(tiny 3 runs" in out
+    assert "fast mode: the tables in docs/experiments.md are left alone" in out
+    runs = experiments.load_runs(results / "fast", "tiny")
+    table = readme.summary_table("tiny", experiments.summaries_of(runs))
+    assert "| `default` | 6 | 2 | 2/2 | 99.15% ± 0.07% | 99.15% ± 0.07% | 2.0 |" in table
+    assert "| `SCHEDULE=step,DROPOUT=0.0` | 6 | 1 | 1/1 | 98.90% ± 0.00% |" in table
+    assert "3 runs; their wall times add up to" in readme.run_time_line({"tiny": runs})
     seed2 = results / "fast" / "runs" / "tiny" / "default" / "seed2.json"
     seed2.unlink()  # as if the sweep had been interrupted before this run
     assert main(["sweep", str(notebook), "--fast", "--results-dir", str(results)]) == 0
     assert "3 runs declared, 2 already done, 1 to run" in capsys.readouterr().out and seed2.is_file()
     seed2.unlink()
     assert main(["sweep", str(notebook), "--fast", "--summary", "--results-dir", str(results)]) == 0
-    assert "| `default` | 6 | 1 | 1/1 |" in capsys.readouterr().out and not seed2.exists()
+    assert "0 to run" in capsys.readouterr().out and not seed2.exists()
 
 
 def test_sweep_runs_defaults_first_then_variants_breadth_first():
     plan = [("a", {}, [1, 2]), ("a", {"X": 1}, [1, 2]), ("b", {}, [1]), ("b", {"Y": 2}, [1, 2])]
-    assert experiments.sweep_order(plan) == [
+    assert sweep.sweep_order(plan) == [
         ("a", {}, 1), ("b", {}, 1), ("a", {}, 2),
         ("a", {"X": 1}, 1), ("b", {"Y": 2}, 1), ("a", {"X": 1}, 2), ("b", {"Y": 2}, 2),
     ]  # fmt: skip
@@ -158,12 +157,30 @@ def test_summary_arithmetic_counts_failures_apart():
     assert s.final_mean == pytest.approx(0.994) and s.seconds_per_epoch == 4.0
 
 
-def test_sweep_cell_must_exist(tmp_path):
+def test_a_notebook_without_a_declared_sweep_is_a_clear_error(tmp_path):
     nb = new_notebook(cells=[new_code_cell("SEED = 1", metadata={"tags": ["parameters"]})])
     path = tmp_path / "nosweep.ipynb"
     nbformat.write(nb, path)
-    with pytest.raises(ParameterError, match="tagged 'sweep'"):
-        experiments.sweep_plan(path)
+    with pytest.raises(ParameterError, match="declares no sweep for nosweep"):
+        sweep.sweep_plan(path)
+
+
+def test_every_declared_sweep_names_real_parameters_and_values():
+    for stem in plan.SWEEPS:
+        assert sweep.sweep_plan(notebooks.notebook_path(stem))  # check_overrides raises on a bad one
+
+
+def test_sweep_list_prints_one_run_command_per_pending_run(notebook, tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["sweep", str(notebook), "--list", "--fast", "--results-dir", str(results)]) == 0
+    commands = capsys.readouterr().out.splitlines()
+    assert commands[0] == f"python -m mnist_course run {notebook} --seeds 1 --fast --results-dir {results}"
+    assert commands[-1].endswith("--seeds 1 -p SCHEDULE=step -p DROPOUT=0.0 --fast --results-dir " + str(results))
+    assert len(commands) == 3
+    assert main(["run", str(notebook), "--fast", "--seeds", "1", "--results-dir", str(results)]) == 0
+    capsys.readouterr()
+    assert main(["sweep", str(notebook), "--list", "--fast", "--results-dir", str(results)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2  # the finished run is no longer listed
 
 
 def _write_run(results, notebook, variant, seed, min3, extra=None, params=100):

@@ -6,11 +6,11 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from mnist_course import course
+from mnist_course.runner import readme
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-URL = course.repo_url(REPO / "pyproject.toml")
+URL = readme.repo_url(REPO / "pyproject.toml")
 
 
 def test_the_three_sessions_exist():
@@ -59,7 +59,7 @@ def test_links_command_has_nothing_to_change(tmp_path):
         copy = tmp_path / f.name
         copy.write_text(f.read_text())
         copies.append(copy)
-    assert course.sync_links(copies, URL) == []
-    changed = course.sync_links(copies, "https://github.com/someone/fork")
+    assert readme.sync_links(copies, URL) == []
+    changed = readme.sync_links(copies, "https://github.com/someone/fork")
     assert len(changed) == len(copies)
     assert "colab.research.google.com/github/someone/fork/blob/main/notebooks/" in copies[0].read_text()

@@ -8,15 +8,16 @@ import pytest
 from torch import nn
 
 from mnist_course import atomic, course
+from mnist_course.runner import readme as readme_tables
 from mnist_course.train import History
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 
 def test_repo_url_without_tomllib_matches_the_real_pyproject(monkeypatch):
-    with_tomllib = course.repo_url(PYPROJECT)  # on 3.10 this already takes the fallback
+    with_tomllib = readme_tables.repo_url(PYPROJECT)  # on 3.10 this already takes the fallback
     monkeypatch.setitem(sys.modules, "tomllib", None)  # `import tomllib` now fails, as on Python 3.10
-    assert course.repo_url(PYPROJECT) == with_tomllib
+    assert readme_tables.repo_url(PYPROJECT) == with_tomllib
     assert with_tomllib.startswith("https://github.com/") and not with_tomllib.endswith("/")
 
 
@@ -31,13 +32,13 @@ def test_repo_url_without_tomllib_matches_the_real_pyproject(monkeypatch):
     ],
 )  # fmt: skip
 def test_pyproject_fallback_reads_only_project_urls(text, url):
-    assert course._repository_line(text) == url
+    assert readme_tables._repository_line(text) == url
 
 
 @pytest.mark.parametrize("text", ['[project]\nRepository = "x"\n', '[project.urls]\n[tool.x]\nRepository = "x"\n'])
 def test_pyproject_fallback_without_the_line_is_an_error(text):
     with pytest.raises(ValueError, match=r"\[project.urls\]"):
-        course._repository_line(text)
+        readme_tables._repository_line(text)
 
 
 @pytest.fixture
@@ -57,12 +58,12 @@ def test_readme_table_and_links_are_utf8_on_windows(windows_encoding, tmp_path, 
                                    seconds=1.0)])  # fmt: skip
     course.report("01_x", nn.Linear(10, 10), history, max_params=200)
     readme = tmp_path / "README.md"
-    readme.write_bytes(f"≤ 25,000 → {course.TABLE_START}\n{course.TABLE_END}\n".encode())
-    course.update_readme(readme, tmp_path / "results")  # cp1252 cannot encode ≤ or →
+    readme.write_bytes(f"≤ 25,000 → {readme_tables.TABLE_START}\n{readme_tables.TABLE_END}\n".encode())
+    readme_tables.update_readme(readme, tmp_path / "results")  # cp1252 cannot encode ≤ or →
     assert "| 110 (≤ 200) |" in readme.read_bytes().decode("utf-8")
     notebook = tmp_path / "nb.py"
     notebook.write_bytes("# 3×3 — git+https://github.com/a/b\n".encode())
-    assert course.sync_links([notebook], "https://github.com/c/d") == [notebook]
+    assert readme_tables.sync_links([notebook], "https://github.com/c/d") == [notebook]
     assert notebook.read_bytes().decode("utf-8") == "# 3×3 — git+https://github.com/c/d\n"
 
 

@@ -11,14 +11,20 @@ page it checks that:
 - every <img> from the site has loaded (naturalWidth > 0);
 - every link to another file of the site points to one that exists;
 - no JavaScript error is raised;
+- every link from the page's text to a section of a page of the site (`page.html#section`) lands
+  on an element with that id;
 - a lesson (a notebook) shows at least --min-figures figures in its cell outputs, and its Colab
   links (badge, launch button) open this notebook in the repository of pyproject.toml's
   [project.urls] Repository;
-- the home page (the README) shows the results table, with a row for every lesson;
+- every other page (the README, docs/, benchmarks/, CONTRIBUTING) has one title (<h1>) and text;
+- the home page (the README) shows the results table, with a row for every lesson, and links to
+  every page of docs/;
+- docs/experiments shows the sweep tables: one per lesson, each with a `default` row of accuracies;
 
 and saves a full-page PNG screenshot of the page into SCREENSHOT_DIR. Every notebook in notebooks/
-must be a page of the site. Requests that leave the machine (the Colab badge image) are blocked,
-so the check runs offline; --online lets them through and then requires those images to load too.
+and every Markdown page in docs/ and benchmarks/ must be a page of the site. Requests that leave the
+machine (the Colab badge image) are blocked, so the check runs offline; --online lets them through
+and then requires those images to load too.
 
 Exit status 0 when every check passes, 1 otherwise (each problem is printed). The file is not named
 test_*.py, so the normal `pytest` run does not collect it.
@@ -49,6 +55,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 RESULTS_HEADERS = ("session", "params", "final test acc", "min of last 3")
+SWEEP_HEADERS = ("params", "seeds", "passed", "min of last 3 (mean ± std)")
+SWEEP_PAGE = "docs/experiments"
+PAGE_FOLDERS = ("notebooks/*.ipynb", "docs/*.md", "benchmarks/*.md")  # each file there must be a page
+MIN_TEXT = 500  # characters of text a Markdown page must show (an empty or broken page has a few)
 
 # Wait for every <img> (made eager, so none waits for a scroll) to load or fail, at most 15 s.
 IMAGES_JS = """
@@ -67,11 +77,29 @@ async () => {
 }
 """
 
+# The page's own text: its <h1> titles, its length, and the links in it (not the theme's navigation).
+ARTICLE_JS = """
+() => {
+  const article = document.querySelector("article") || document.querySelector("main") || document.body;
+  return {
+    titles: Array.from(article.querySelectorAll("h1")).map((h) => h.innerText.trim()),
+    chars: article.innerText.trim().length,
+    links: Array.from(article.querySelectorAll("a[href]")).map((a) => a.href),
+  };
+}
+"""
+
 TABLES_JS = """
 () => Array.from(document.querySelectorAll("table")).map((table) =>
   Array.from(table.querySelectorAll("tr")).map((tr) =>
     Array.from(tr.querySelectorAll("th, td")).map((cell) => cell.innerText.trim())))
 """
+
+
+@functools.cache
+def element_ids(html_file: Path) -> frozenset[str]:
+    """Every id="..." of a built page: the targets a `page.html#section` link can land on."""
+    return frozenset(re.findall(r'\bid="([^"]+)"', html_file.read_text(encoding="utf8", errors="replace")))
 
 
 def repository_url() -> str:
@@ -199,6 +227,14 @@ def check_page(browser, server: Server, site: Path, page_name: str, shots: Path,
         if not target.is_file():
             problems.append(f"link to a missing file: {href}")
 
+    article = page.evaluate(ARTICLE_JS)
+    for href in article["links"]:
+        parts = urlsplit(href)
+        target = site / unquote(parts.path).lstrip("/")
+        if parts.netloc == local and parts.fragment and target.is_file():
+            if unquote(parts.fragment) not in element_ids(target):
+                problems.append(f"link to a missing section: {href}")
+
     notes = []
     if page_name.startswith("notebooks/"):
         stem = page_name.split("/", 1)[1]
@@ -210,6 +246,27 @@ def check_page(browser, server: Server, site: Path, page_name: str, shots: Path,
             problems.append("no link to Colab")
         problems += [f"Colab link {h} is not {want}" for h in colab if h != want]
         notes.append(f"{len(colab)} Colab links")
+    else:  # the README, docs/, benchmarks/, CONTRIBUTING: a Markdown page
+        if len(article["titles"]) != 1:
+            problems.append(f"{len(article['titles'])} titles (<h1>) on the page, expected 1")
+        if article["chars"] < MIN_TEXT:
+            problems.append(f"only {article['chars']} characters of text, expected at least {MIN_TEXT}")
+        notes.append(f"title {article['titles'][0]!r}" if article["titles"] else "no title")
+    if page_name == expect["root"]:
+        linked = {unquote(urlsplit(h).path).lstrip("/") for h in article["links"] if urlsplit(h).netloc == local}
+        problems += [f"the home page does not link to {doc}" for doc in expect["docs"] if f"{doc}.html" not in linked]
+    if page_name == SWEEP_PAGE:
+        sweeps = [
+            t for t in page.evaluate(TABLES_JS)
+            if t and t[0][0].lower().endswith("variant") and all(h in [c.lower() for c in t[0]] for h in SWEEP_HEADERS)
+        ]  # fmt: skip
+        for stem in expect["lessons"]:
+            table = next((t for t in sweeps if stem in t[0][0]), None)
+            if table is None:
+                problems.append(f"no sweep table for {stem} (headers: variant, {', '.join(SWEEP_HEADERS)})")
+            elif not any(row[0] == "default" and any(c.endswith("%") for c in row) for row in table[1:]):
+                problems.append(f"sweep table of {stem}: no default row with accuracies")
+        notes.append(f"{len(sweeps)} sweep tables")
     if page_name == expect["root"]:
         tables = page.evaluate(TABLES_JS)
         results = [t for t in tables if t and all(h in [c.lower() for c in t[0]] for h in RESULTS_HEADERS)]
@@ -259,11 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     pages = toc_pages(args.toc)
     lessons = [p.split("/", 1)[1] for p in pages if p.startswith("notebooks/")]
     problems: dict[str, list[str]] = {}
-    missing = sorted({nb.stem for nb in (ROOT / "notebooks").glob("*.ipynb")} - set(lessons))
+    files = sorted(f.relative_to(ROOT).as_posix() for pattern in PAGE_FOLDERS for f in ROOT.glob(pattern))
+    missing = [f for f in files if f.rsplit(".", 1)[0] not in pages]
     if missing:
-        problems["site/_toc.yml"] = [f"notebook not on the site: notebooks/{m}.ipynb" for m in missing]
+        problems["site/_toc.yml"] = [f"not a page of the site: {f}" for f in missing]
     repo = urlsplit(repository_url()).path.strip("/")
-    expect = {"root": pages[0], "lessons": lessons, "repo": repo}
+    docs = [p for p in pages if p.startswith("docs/")]
+    expect = {"root": pages[0], "lessons": lessons, "docs": docs, "repo": repo}
 
     with Server(site) as server, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=args.browser, headless=True, args=CHROMIUM_ARGS)

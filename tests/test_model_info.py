@@ -1,7 +1,7 @@
 import pytest
 from torch import nn
 
-from mnist_course.inspect import check_rubric, count_params, layer_table, print_layer_table, summary
+from mnist_course.model_info import check_rubric, count_params, layer_table, print_layer_table, summary
 
 
 def small_net():

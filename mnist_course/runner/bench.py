@@ -4,7 +4,7 @@ Speed claims in the README come from here; every ratio is against a baseline tim
 run on the same machine. Two measurements:
 
 - default: session 3's model, batch 128, the same augmentation ranges, trained by the same loop
-  (`train._train_epoch`) from (a) the classic pipeline as the seed assignments wrote it
+  (`train.train_epoch`) from (a) the classic pipeline as the seed assignments wrote it
   (torchvision MNIST + PIL transforms + DataLoader, num_workers 0 and 2, default memory format) and
   (b) the course's path as the notebooks use it (`TensorLoader`, the layout `fit` picks). Prints
   training and evaluation images/s (median of the repeats), seconds per epoch of each session's
@@ -19,45 +19,32 @@ run on the same machine. Two measurements:
 
 from __future__ import annotations
 
+import functools
 import statistics
 import subprocess
 import sys
 import time
 from itertools import islice
+from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from . import data, train
-from .layers import FastDropout
+from .. import cpu, data, files, train
+from ..layers import FastDropout
+from .notebooks import build_model
 
 BATCH = 128
 # The notebooks' augmentation; the classic pipeline applies the seeds' PIL transforms of similar strength.
 AUGMENT = data.Augment(degrees=8, translate=0.05, scale=(0.95, 1.05))
 
 
-def _block(c_in: int, c_out: int) -> nn.Module:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(), nn.Dropout(0.05))
-
-
-# The three notebooks' default architectures, rebuilt here to time them (the notebooks are the lessons).
-MODELS = {
-    "01_fc_baseline": lambda: nn.Sequential(
-        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 8, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3), nn.ReLU(), nn.Conv2d(16, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(512, 30), nn.ReLU(), nn.Linear(30, 10),
-    ),
-    "02_bn_dropout_gap": lambda: nn.Sequential(
-        _block(1, 10), _block(10, 16), nn.MaxPool2d(2), _block(16, 16), _block(16, 16), _block(16, 16),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
-    ),
-    "03_1x1_transitions": lambda: nn.Sequential(
-        _block(1, 10), _block(10, 14), nn.MaxPool2d(2), nn.Conv2d(14, 10, 1, bias=False),
-        _block(10, 16), _block(16, 16), _block(16, 16),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
-    ),
-}  # fmt: skip
+# The three lessons' models, built from each notebook's cells tagged `model` with its default
+# parameters: the benchmark times what the lessons teach, never a copy (tests compare the parameter
+# counts with the committed results).
+STEMS = ("01_fc_baseline", "02_bn_dropout_gap", "03_1x1_transitions")
+MODELS = {stem: functools.partial(build_model, stem) for stem in STEMS}
 BATCH_SIZES = {"01_fc_baseline": 64}  # the notebooks' batch sizes where not BATCH
 
 
@@ -124,8 +111,9 @@ def _training_pass(device, model, make_batches, channels_last: bool | None, prec
     and the number of images."""
     amp_dtype = train.autocast_dtype(precision, device)
     scaler = train.loss_scaler(amp_dtype, device)
-    model = train.to_training_layout(model.to(device), device, channels_last)
+    model = cpu.to_training_layout(model.to(device), device, channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    step = train.Step(model, optimizer, device, amp_dtype=amp_dtype, scaler=scaler)
 
     def one_pass(batches: int) -> tuple[float, int]:
         images = 0
@@ -136,10 +124,10 @@ def _training_pass(device, model, make_batches, channels_last: bool | None, prec
                 images += len(y)
                 yield x, y
 
-        train.balance_threads()  # as fit does before every epoch (a no-op outside train.sharing_cores)
+        cpu.balance_threads()  # as fit does before every epoch (a no-op outside cpu.sharing_cores)
         start = time.perf_counter()
         with tqdm(counted(), disable=True) as bar:
-            train._train_epoch(model, bar, optimizer, None, device, 0.0, None, amp_dtype, scaler)
+            train.train_epoch(step, bar)
         _sync(device)
         return time.perf_counter() - start, images
 
@@ -174,11 +162,11 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
     print(f"torch {torch.__version__}, {where}, batch {BATCH}, {batches} batches x {repeats} repeats (median)")
     print(f"peak memory after loading MNIST: {peak_memory_mb(device):.0f} MB")
     model = MODELS["03_1x1_transitions"]
-    layout = "channels_last" if train.prefers_channels_last(model(), device) else "NCHW"
+    layout = "channels_last" if cpu.prefers_channels_last(model(), device) else "NCHW"
     print("\ntraining, session 3's model (images/s; the setups' passes interleaved)")
     setups, classic_tests = {}, {}
     for workers in (0, 2):
-        train_loader, classic_tests[workers] = data.classic_loaders(BATCH, num_workers=workers, augment=True)
+        train_loader, classic_tests[workers] = classic_loaders(BATCH, num_workers=workers, augment=True)
         torch.manual_seed(0)
         setups[f"(a) classic, DataLoader num_workers={workers}"] = (
             model(),
@@ -205,7 +193,7 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
 
     print("\nevaluation, session 3's model, 10,000 test images, batch 1000 (images/s)")
     evals = {f"(a) classic DataLoader, num_workers={w}": (model(), loader) for w, loader in classic_tests.items()}
-    evals[f"(b) TensorLoader, {layout}"] = (train.to_training_layout(model(), device), course_test)
+    evals[f"(b) TensorLoader, {layout}"] = (cpu.to_training_layout(model(), device), course_test)
     eval_speeds = eval_rates(evals, device, repeats)
     best_classic_eval = max(rate for name, rate in eval_speeds.items() if name.startswith("(a)"))
     for name, rate in eval_speeds.items():
@@ -218,7 +206,7 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
         loader, test = data.make_loaders(BATCH_SIZES.get(name, BATCH), augment=AUGMENT, device=device, seed=0)
         torch.manual_seed(0)
         trainings[name] = (make(), lambda loader=loader: iter(loader), None, "float32")
-        tests[name] = (train.to_training_layout(make(), device), test)
+        tests[name] = (cpu.to_training_layout(make(), device), test)
     train_speeds, test_speeds = train_rates(trainings, device, batches, repeats), eval_rates(tests, device, repeats)
     for name in MODELS:
         epoch = 60_000 / train_speeds[name] + 10_000 / test_speeds[name]
@@ -227,13 +215,13 @@ def speed(batches: int, repeats: int, precision: str = "float32") -> None:
     print(f"\nspeedup {ours / best_classic:.2f}x")
 
 
-def _job(images: int) -> None:
+def job(images: int) -> None:
     """One short training (session 3's model, one epoch on `images` images): what --load runs N of."""
     device = train.pick_device()
     loader, _ = data.make_loaders(BATCH, augment=AUGMENT, subset_size=images, device=device, seed=0)
     torch.manual_seed(0)
     model = MODELS["03_1x1_transitions"]()
-    with train.sharing_cores(device):  # counted among the trainings, as fit() is
+    with cpu.sharing_cores(device):  # counted among the trainings, as fit() is
         ours = train_rate(model, lambda: iter(loader), device, len(loader), 1, None)
     print(f"{ours:.1f}")
 
@@ -249,7 +237,7 @@ def _at_once(n: int, images: int) -> float:
 
 
 def load(images: int) -> None:
-    cores = train.configure_threads()
+    cores = cpu.configure_threads()
     print(f"{images:,}-image trainings of session 3's model, each a fresh process; {cores} cores")
     alone = min(_at_once(1, images) for _ in range(2))
     print(f"  alone: {alone:.1f} s")
@@ -259,3 +247,39 @@ def load(images: int) -> None:
         ratio = wall / (n * alone)
         print(f"  {n} at once: {wall:.1f} s wall, one after another: {n * alone:.1f} s, ratio {ratio:.2f}")
     print(f"contention {ratio:.2f}x")
+
+
+def classic_loaders(
+    batch_size: int = 128,
+    root: str | Path | None = None,
+    num_workers: int = 0,
+    augment: bool = True,
+):
+    """The textbook pipeline: torchvision MNIST + transforms.Compose (PIL, per sample) + DataLoader.
+
+    Kept to teach how the usual code looks and as the baseline the fast loaders are measured
+    against. Uses the seeds' fixed mean/std; the files must be staged (no download here).
+    """
+    from torchvision import datasets, transforms
+
+    root = Path(root or files.default_root())
+    files.verify(root)
+    normalize = transforms.Normalize((0.1307,), (0.3081,))
+    train_tf = [transforms.ToTensor(), normalize]
+    if augment:
+        train_tf = [
+            transforms.RandomApply([transforms.CenterCrop(22)], p=0.1),
+            transforms.Resize((28, 28)),
+            transforms.RandomRotation((-15.0, 15.0), fill=0),
+            transforms.RandomAffine(degrees=0, translate=(0.1, 0.1), shear=10),
+            *train_tf,
+        ]
+    train = datasets.MNIST(root, train=True, download=False, transform=transforms.Compose(train_tf))
+    test = datasets.MNIST(
+        root, train=False, download=False, transform=transforms.Compose([transforms.ToTensor(), normalize])
+    )
+    loader = torch.utils.data.DataLoader
+    return (
+        loader(train, batch_size=batch_size, shuffle=True, num_workers=num_workers),
+        loader(test, batch_size=1000, shuffle=False, num_workers=num_workers),
+    )

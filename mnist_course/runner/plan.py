@@ -1,0 +1,59 @@
+"""What `python -m mnist_course sweep` runs, in full mode: per notebook, each variant and its seeds.
+
+A variant is a set of overrides of the notebook's parameters cell, written `NAME=VALUE[,NAME=VALUE]`
+("default" when there are none); each run is one file, results/runs/<notebook>/<variant>/seed<N>.json.
+The lessons' tables read those files. Add a variant here (and a row in the lesson that reads it),
+then `python -m mnist_course sweep` runs only what is missing.
+"""
+
+SWEEPS: dict[str, dict[str, list[int]]] = {
+    "01_fc_baseline": {
+        "default": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        "FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],  # the seed's network and the recipe before
+        "AUGMENT=False": [1, 2, 3],
+        "SCHEDULE=step": [1, 2, 3],
+        "SCHEDULE=constant": [1, 2, 3],
+        "OPTIMIZER=adam,LR=0.003": [1, 2, 3],
+        # How the defaults were chosen: on the validation split, never on the test set. The baseline
+        # is the previous default; each candidate changes one thing (or two) of it.
+        "VAL_SPLIT=True,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,LR=0.1,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+        "VAL_SPLIT=True,LR=0.03,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+        "VAL_SPLIT=True,WEIGHT_DECAY=0.0005,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+        "VAL_SPLIT=True,OPTIMIZER=adam,LR=0.003,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+        "VAL_SPLIT=True,AUGMENT=False,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3],
+        "VAL_SPLIT=True,FIRST_CHANNELS=4": [1, 2, 3, 4, 5],  # label smoothing alone
+        "VAL_SPLIT=True,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],  # the wider first block alone
+        "VAL_SPLIT=True": [1, 2, 3, 4, 5],  # both: the highest on validation, so the default
+    },
+    "02_bn_dropout_gap": {
+        "default": [1, 2, 3, 4, 5],
+        "BATCHNORM=False": [1, 2, 3],
+        "DROPOUT=0.0": [1, 2, 3],
+        "DROPOUT_KIND=channel": [1, 2, 3],
+        "HEAD=fc": [1, 2, 3],
+        "PADDING=1": [1, 2, 3],
+        "BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3],
+        "DROPOUT_KIND=fast": [1, 2, 3, 4, 5],  # speed options over 5 seeds: the same Dropout, a cheaper mask,
+        "PRECISION=bfloat16": [1, 2, 3, 4, 5],  # and the forward pass in bfloat16
+        # candidates for a more robust default, compared on the validation split over 5 seeds each
+        "VAL_SPLIT=True": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,DROPOUT=0.02": [1, 2, 3, 4, 5],
+    },
+    "03_1x1_transitions": {
+        "default": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True": [1, 2, 3, 4, 5],
+        "TRANSITION=False": [1, 2, 3],
+        "WIDTH=0.6": [1, 2, 3],
+        "WIDTH=0.8": [1, 2, 3, 4, 5],  # candidates below 6,000 parameters: 5 seeds
+        "WIDTH=0.85": [1, 2, 3, 4, 5],
+        "WIDTH=0.9": [1, 2, 3],
+        "WIDTH=1.25": [1, 2, 3],
+        "WIDTH=1.5": [1, 2, 3],
+        "WIDTH=1.75": [1, 2, 3],
+        # candidates for a more robust default, compared on the validation split over 5 seeds each
+        "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,DROPOUT=0.02": [1, 2, 3, 4, 5],
+    },
+}
