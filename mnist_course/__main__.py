@@ -11,10 +11,10 @@ from pathlib import Path
 
 from . import files
 from .data import normalization_stats
-from .experiments import ParameterError
 from .files import DataError
 from .runner import bench, readme, sweep
 from .runner.notebooks import REPO, RunError, run_command
+from .runs import ParameterError
 
 
 def cmd_data(args: argparse.Namespace) -> int:

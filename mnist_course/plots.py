@@ -9,8 +9,8 @@ import torch
 from matplotlib.figure import Figure
 
 from .data import Augment, augment_batch
-from .experiments import Summary
 from .lr_finder import LRFinderResult
+from .runs import Summary
 from .train import History
 
 
@@ -179,7 +179,7 @@ def plot_frontier(
 ) -> Figure:
     """Min-of-last-3 test accuracy (mean ± std over seeds) against parameters, log scale.
 
-    `points` are summaries of runs (label -> `experiments.Summary`); each is annotated with how many
+    `points` are summaries of runs (label -> `runs.Summary`); each is annotated with how many
     of its seeds reached the target accuracy (whatever their parameter budget). `references` are
     single reported figures (label -> (params, accuracy %)), drawn as crosses: claims, not measured.
     """

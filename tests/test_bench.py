@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mnist_course import experiments
+from mnist_course import runs
 from mnist_course.layers import FastDropout
 from mnist_course.runner import bench
 
@@ -28,11 +28,11 @@ def test_train_rate_counts_images_per_second_through_the_training_loop():
 def test_the_benchmark_times_the_models_of_the_committed_runs():
     # bench builds each model from the notebook's cells tagged `model`; the committed full runs
     # (results/<notebook>.json) and the default runs of the sweep record the parameters they trained.
-    results = experiments.find_results_dir(REPO)
+    results = runs.find_results_dir(REPO)
     for name, make in bench.MODELS.items():
         params = sum(p.numel() for p in make().parameters())
         assert params == json.loads((results / f"{name}.json").read_text())["params"], name
-        default_runs = experiments.load_runs(results, name)["default"]
+        default_runs = runs.load_runs(results, name)["default"]
         assert {run["params"] for run in default_runs} == {params}, name
 
 

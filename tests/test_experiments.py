@@ -6,10 +6,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mnist_course import course, experiments
+from mnist_course import course, experiments, runs
 from mnist_course.__main__ import main
-from mnist_course.experiments import ParameterError
 from mnist_course.runner import notebooks, plan, readme, sweep
+from mnist_course.runs import ParameterError
 
 PARAMETERS = """SEED = 1
 AUGMENT = True  # random affine on the training images
@@ -45,11 +45,11 @@ def notebook(tmp_path, monkeypatch):
 
 
 def test_values_parse_as_python_literals_or_text():
-    assert experiments.parse_overrides(["AUGMENT=False", "DROPOUT=0.1,SCHEDULE=step", "NAME='adam'"]) == {
+    assert runs.parse_overrides(["AUGMENT=False", "DROPOUT=0.1,SCHEDULE=step", "NAME='adam'"]) == {
         "AUGMENT": False, "DROPOUT": 0.1, "SCHEDULE": "step", "NAME": "adam",
     }  # fmt: skip
     with pytest.raises(ParameterError, match="NAME=VALUE"):
-        experiments.parse_overrides(["AUGMENT"])
+        runs.parse_overrides(["AUGMENT"])
     assert notebooks.parse_seeds("1-5") == [1, 2, 3, 4, 5]
     assert notebooks.parse_seeds("1,3,7-8") == [1, 3, 7, 8]
     with pytest.raises(ParameterError, match="1-5"):
@@ -57,13 +57,13 @@ def test_values_parse_as_python_literals_or_text():
 
 
 def test_variant_names_leave_out_the_seed():
-    assert experiments.variant_name({}) == "default"
-    assert experiments.variant_name({"SEED": 3}) == "default"
-    assert experiments.variant_name({"SCHEDULE": "step", "DROPOUT": 0.0}) == "SCHEDULE=step,DROPOUT=0.0"
+    assert runs.variant_name({}) == "default"
+    assert runs.variant_name({"SEED": 3}) == "default"
+    assert runs.variant_name({"SCHEDULE": "step", "DROPOUT": 0.0}) == "SCHEDULE=step,DROPOUT=0.0"
 
 
 def test_parameters_cell_is_read_with_defaults_help_and_choices(notebook):
-    params = experiments.notebook_parameters(notebook)
+    params = runs.notebook_parameters(notebook)
     assert list(params) == ["SEED", "AUGMENT", "SCHEDULE", "DROPOUT", "WIDTH", "DIVERGE"]
     assert params["SCHEDULE"].default == "onecycle" and params["SCHEDULE"].choices == ["onecycle", "step", "constant"]
     assert params["DROPOUT"].default == 0.05 and params["DROPOUT"].choices is None
@@ -123,11 +123,11 @@ def test_sweep_runs_what_is_declared_skips_what_exists_and_summarizes(notebook, 
     out = capsys.readouterr().out
     assert "3 runs declared, 0 already done, 3 to run" in out
     assert "fast mode: the tables in docs/experiments.md are left alone" in out
-    runs = experiments.load_runs(results / "fast", "tiny")
-    table = readme.summary_table("tiny", experiments.summaries_of(runs))
+    found = runs.load_runs(results / "fast", "tiny")
+    table = readme.summary_table("tiny", runs.summaries_of(found))
     assert "| `default` | 6 | 2 | 2/2 | 99.15% ± 0.07% | 99.15% ± 0.07% | 2.0 |" in table
     assert "| `SCHEDULE=step,DROPOUT=0.0` | 6 | 1 | 1/1 | 98.90% ± 0.00% |" in table
-    assert "3 runs; their wall times add up to" in readme.run_time_line({"tiny": runs})
+    assert "3 runs; their wall times add up to" in readme.run_time_line({"tiny": found})
     seed2 = results / "fast" / "runs" / "tiny" / "default" / "seed2.json"
     seed2.unlink()  # as if the sweep had been interrupted before this run
     assert main(["sweep", str(notebook), "--fast", "--results-dir", str(results)]) == 0
@@ -151,7 +151,7 @@ def test_summary_arithmetic_counts_failures_apart():
         return dict(seed=seed, min_last3_test_acc=min3, final_test_acc=final, passed=passed, params=100,
                     history={"epochs": epochs})  # fmt: skip
 
-    s = experiments.summarize("v", [run(1, 0.990, 0.992), run(2, 0.994, 0.996, False), {"seed": 3, "error": "nan"}])
+    s = runs.summarize("v", [run(1, 0.990, 0.992), run(2, 0.994, 0.996, False), {"seed": 3, "error": "nan"}])
     assert (s.seeds, s.passed, s.failed, s.params) == (3, 0 + 1, 1, 100)
     assert s.min3_mean == pytest.approx(0.992) and s.min3_std == pytest.approx(0.002828, abs=1e-6)
     assert s.final_mean == pytest.approx(0.994) and s.seconds_per_epoch == 4.0
@@ -217,18 +217,18 @@ def test_compare_extra_averages_recorded_figures_over_seeds(tmp_path):
 def test_results_folder_is_found_from_the_notebooks_folder_or_a_clone(tmp_path):
     (tmp_path / "repo" / "results" / "runs").mkdir(parents=True)
     (tmp_path / "repo" / "notebooks").mkdir()
-    assert experiments.find_results_dir(tmp_path / "repo" / "notebooks") == tmp_path / "repo" / "results"
-    assert experiments.find_results_dir(tmp_path / "repo") == tmp_path / "repo" / "results"
+    assert runs.find_results_dir(tmp_path / "repo" / "notebooks") == tmp_path / "repo" / "results"
+    assert runs.find_results_dir(tmp_path / "repo") == tmp_path / "repo" / "results"
     (tmp_path / "colab" / "mnist-course" / "results" / "runs").mkdir(parents=True)
-    assert experiments.find_results_dir(tmp_path / "colab") == tmp_path / "colab" / "mnist-course" / "results"
-    assert experiments.find_results_dir(tmp_path / "elsewhere") is None
+    assert runs.find_results_dir(tmp_path / "colab") == tmp_path / "colab" / "mnist-course" / "results"
+    assert runs.find_results_dir(tmp_path / "elsewhere") is None
 
 
 def test_results_folder_is_found_from_the_current_directory(tmp_path, monkeypatch):
     (tmp_path / "results" / "runs").mkdir(parents=True)
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")  # where Jupyter runs a notebook
-    assert experiments.find_results_dir() == tmp_path / "results"
+    assert runs.find_results_dir() == tmp_path / "results"
 
 
 def test_compare_variants_can_compare_against_another_baseline(tmp_path):

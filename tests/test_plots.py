@@ -7,7 +7,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_course import plots  # noqa: E402
 from mnist_course.data import Augment  # noqa: E402
-from mnist_course.experiments import Summary  # noqa: E402
+from mnist_course.runs import Summary  # noqa: E402
 from mnist_course.train import History  # noqa: E402
 
 

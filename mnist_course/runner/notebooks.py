@@ -13,8 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
-from .. import atomic, course, experiments
-from ..experiments import DEFAULT_VARIANT, ParameterError, notebook_parameters, variant_name
+from .. import atomic, course, runs
+from ..runs import DEFAULT_VARIANT, ParameterError, notebook_parameters, variant_name
 from ..train import NO_BARS_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,7 +184,7 @@ def run_variant(notebook: Path, overrides: dict, seed: int, fast: bool, results_
     the error instead of accuracies. Any other failure raises RunError and writes no file.
     """
     parameters = check_overrides(notebook, {**overrides, "SEED": seed})
-    target = experiments.run_file(results_dir, notebook.stem, overrides, seed)
+    target = runs.run_file(results_dir, notebook.stem, overrides, seed)
     scratch = target.parent / f".seed{seed}.running"
     shutil.rmtree(scratch, ignore_errors=True)
     settings = mode_settings(fast, scratch) | {course.CHECKPOINTS_ENV: str(scratch / "checkpoints")}
@@ -239,10 +239,10 @@ def run_command(notebooks: list[Path], parameters: list[str], seeds: str | None,
         return 0
     if len(notebooks) != 1:
         raise ParameterError("-p and --seeds apply to one notebook: name exactly one")
-    overrides = experiments.parse_overrides(parameters)
+    overrides = runs.parse_overrides(parameters)
     defaults = check_overrides(notebooks[0], overrides)  # bad names and values stop here
     for seed in parse_seeds(seeds) if seeds else [defaults["SEED"]]:
         print(f"running {notebooks[0].stem} {variant_name(overrides)} seed {seed} ...", flush=True)
         record = run_variant(notebooks[0], overrides, seed, fast, results_dir)
-        print(f"  {describe(record)} -> {experiments.run_file(results_dir, notebooks[0].stem, overrides, seed)}")
+        print(f"  {describe(record)} -> {runs.run_file(results_dir, notebooks[0].stem, overrides, seed)}")
     return 0

@@ -7,8 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from .. import atomic, experiments
-from ..experiments import Summary
+from .. import atomic, runs
+from ..runs import Summary
 
 
 def repo_url(pyproject: str | Path) -> str:
@@ -85,7 +85,7 @@ def run_time_line(runs_by_notebook: dict[str, dict[str, list[dict]]]) -> str:
     times, per notebook. A sweep runs one per core at a time, so its elapsed time is about this sum
     divided by the workers."""
     seconds_by_notebook = {
-        nb: [r.get("wall_seconds", 0.0) for runs in variants.values() for r in runs]
+        nb: [r.get("wall_seconds", 0.0) for seeds in variants.values() for r in seeds]
         for nb, variants in runs_by_notebook.items()
     }
     total = sum(len(seconds) for seconds in seconds_by_notebook.values())
@@ -120,9 +120,9 @@ def results_table(results_dir: str | Path) -> str:
     for path in sorted(Path(results_dir).glob("*.json")):
         r = json.loads(path.read_text(encoding="utf-8"))
         minutes = r.get("wall_seconds", 0) / 60
-        runs = experiments.load_runs(results_dir, r["notebook"]).get(experiments.DEFAULT_VARIANT)
-        if runs:
-            s = experiments.summarize(experiments.DEFAULT_VARIANT, runs)
+        defaults = runs.load_runs(results_dir, r["notebook"]).get(runs.DEFAULT_VARIANT)
+        if defaults:
+            s = runs.summarize(runs.DEFAULT_VARIANT, defaults)
             seeds = f"passed {s.passed}/{s.seeds}, {s.min3_mean:.2%} ± {s.min3_std:.2%}"
         else:
             seeds = "not run yet"
@@ -154,8 +154,8 @@ def update_readme(readme: str | Path, results_dir: str | Path) -> None:
 def update_sweep_tables(page: str | Path, results_dir: str | Path, stems: list[str]) -> str:
     """Regenerate the sweep's tables (one per notebook, and what the runs cost) between the sweep
     markers of `page` (docs/experiments.md) from results_dir/runs; returns the tables."""
-    runs = {stem: experiments.load_runs(results_dir, stem) for stem in stems}  # read once for both
-    tables = [summary_table(stem, experiments.summaries_of(runs[stem])) for stem in stems]
-    text = "\n\n".join([*tables, run_time_line(runs)])
+    found = {stem: runs.load_runs(results_dir, stem) for stem in stems}  # read once for both
+    tables = [summary_table(stem, runs.summaries_of(found[stem])) for stem in stems]
+    text = "\n\n".join([*tables, run_time_line(found)])
     replace_block(page, text, SWEEP_MARKERS)
     return text

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from .. import cpu, experiments
-from ..experiments import DEFAULT_VARIANT, ParameterError, parse_overrides, variant_name
+from .. import cpu, runs
+from ..runs import DEFAULT_VARIANT, ParameterError, parse_overrides, variant_name
 from .notebooks import RunError, check_overrides, run_variant, variant_command
 from .plan import SWEEPS
 
@@ -53,7 +53,7 @@ def jobs(notebooks: list[Path]) -> list[Job]:
 
 def pending(all_jobs: list[Job], results_dir: Path) -> list[Job]:
     """The runs that have no file under results_dir yet."""
-    return [j for j in all_jobs if not experiments.run_file(results_dir, j[0].stem, j[1], j[2]).is_file()]
+    return [j for j in all_jobs if not runs.run_file(results_dir, j[0].stem, j[1], j[2]).is_file()]
 
 
 def pending_commands(todo: list[Job], fast: bool = False, results_dir: Path | None = None) -> list[str]:
