@@ -13,27 +13,25 @@ speedup of each against float32 with nn.Dropout. It times speed only: what bfloa
 accuracy takes full runs over seeds.
 """
 
-import mnist_course  # noqa: F401  (before torch: the wait policy default)
+import common  # first: the repository root on sys.path, mnist_course before torch, the threads
 
 # isort: split
 import torch
-from dropout import median_step_ms, session3_model  # benchmarks/dropout.py, next to this file
 
-from mnist_course import bench, train
+from mnist_course import train
 
 
 def main() -> None:
-    threads = train.configure_threads()
-    print(f"torch {torch.__version__}, CPU, {threads} threads, session 3's model, batch {bench.BATCH}")
+    common.header()
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, "
           f"oneDNN bfloat16 supported: {torch.ops.mkldnn._is_mkldnn_bf16_supported()}")  # fmt: skip
     setups = {}
     for dtype in ("float32", "bfloat16"):
         for dropout in ("nn.Dropout", "FastDropout"):
             torch.manual_seed(0)
-            model = session3_model(dropout == "FastDropout").train()
-            setups[dtype, dropout] = (model, torch.bfloat16 if dtype == "bfloat16" else None)
-    medians = median_step_ms(setups)
+            model = common.session3_model(fast_dropout=dropout == "FastDropout").train()
+            setups[dtype, dropout] = (model, train.autocast_dtype(dtype, common.CPU))  # as fit(precision=dtype)
+    medians = common.median_step_ms(setups)
     reference = medians["float32", "nn.Dropout"]
     for (dtype, dropout), ms in medians.items():
         print(f"  {dtype:<9} {dropout:<13} median training step {ms:6.1f} ms   {reference / ms:.2f}x")

@@ -10,38 +10,22 @@ layout, interleaved step by step so that both layouts see the same machine state
 (benchmarks/README.md).
 """
 
-import statistics
-import time
-
-import mnist_course  # noqa: F401  (before torch: the wait policy default)
+import common  # first: the repository root on sys.path, mnist_course before torch, the threads
 
 # isort: split
 import torch
-from dropout import median_step_ms  # benchmarks/dropout.py, next to this file
 from torch import nn
 
-from mnist_course import bench, data, train
-
-LAYOUTS = {"channels_last": torch.channels_last, "NCHW": torch.contiguous_format}
-
-
-def median_ms(fn, repeats: int = 30, warmup: int = 5) -> float:
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        fn()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+from mnist_course.runner import bench
 
 
 def batchnorm_ms(channels: int, size: int, layout: torch.memory_format) -> tuple[float, float]:
     """Forward and backward milliseconds of one BatchNorm2d on (128, channels, size, size) in `layout`."""
-    x = torch.randn(bench.BATCH, channels, size, size).contiguous(memory_format=layout).requires_grad_()
+    x = torch.randn(common.BATCH, channels, size, size).contiguous(memory_format=layout).requires_grad_()
     norm = nn.BatchNorm2d(channels)
     grad = torch.randn_like(norm(x))
-    forward = median_ms(lambda: norm(x))
-    both = median_ms(lambda: torch.autograd.grad(norm(x), x, grad))
+    forward = common.median_ms(lambda: norm(x), repeats=30, warmup=5)
+    both = common.median_ms(lambda: torch.autograd.grad(norm(x), x, grad), repeats=30, warmup=5)
     return forward, both - forward
 
 
@@ -49,30 +33,27 @@ def step_ms() -> dict:
     """Median training step (ms) of each session's model in each layout, interleaved step by step.
     The model's weights set the layout: a one-channel image batch has the same strides in both."""
     setups = {}
-    for name, make in bench.MODELS.items():
-        for layout, memory_format in LAYOUTS.items():
+    for name in bench.MODELS:
+        for layout in common.LAYOUTS:
             torch.manual_seed(0)
-            setups[name, layout] = (make().to(memory_format=memory_format).train(), None)
-    return median_step_ms(setups)
+            setups[name, layout] = (common.session_model(name, layout=layout).train(), None)
+    return common.median_step_ms(setups)
 
 
 def eval_rates() -> dict[str, float]:
     """Evaluation images/s of session 3's model over the 10,000 test images in each layout (median,
     the layouts interleaved)."""
-    _, test = data.make_loaders(bench.BATCH, seed=0)
-    setups = {
-        layout: (bench.MODELS["03_1x1_transitions"]().to(memory_format=fmt), test) for layout, fmt in LAYOUTS.items()
-    }
-    return bench.eval_rates(setups, torch.device("cpu"), repeats=5)
+    _, test = common.loaders()
+    setups = {layout: (common.session3_model(layout=layout), test) for layout in common.LAYOUTS}
+    return bench.eval_rates(setups, common.CPU, repeats=5)
 
 
 def main() -> None:
-    threads = train.configure_threads()
-    print(f"torch {torch.__version__}, CPU, {threads} thread{'s' * (threads > 1)}, batch {bench.BATCH}")
+    common.header(None)
     print("one BatchNorm2d, forward / backward (ms)")
     for channels, size in ((10, 26), (14, 24), (16, 10)):
         cells = []
-        for layout, memory_format in LAYOUTS.items():
+        for layout, memory_format in common.LAYOUTS.items():
             forward, backward = batchnorm_ms(channels, size, memory_format)
             cells.append(f"{layout} {forward:.2f} / {backward:.2f}")
         print(f"  {channels:>2} x {size}x{size}:  " + "   ".join(cells))

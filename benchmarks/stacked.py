@@ -17,37 +17,37 @@ from __future__ import annotations
 
 import argparse
 import copy
-import statistics
-import time
 
-import mnist_course  # noqa: F401  (before torch: the wait policy default)
+import common  # first: the repository root on sys.path, mnist_course before torch, the threads
 
 # isort: split
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from mnist_course import bench, train
+from mnist_course import cpu
+
+SGD = {"nesterov": True, "weight_decay": 1e-4}  # both sides' optimizer: `common.sgd` with these
 
 
-def step_times(step, steps: int) -> float:
-    """Median seconds of `step()` over `steps` calls, after 3 warm-up calls."""
-    times = []
-    for i in range(steps + 3):
-        start = time.perf_counter()
-        step()
-        if i >= 3:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def session3_copies(n: int) -> list[nn.Module]:
+    """`n` of session 3's models (default layout), each with its own initial weights, all of one class.
+    Each build runs the notebook's model cell, which defines the class anew, and `stack_module_state`
+    wants one class: the copies are the first model's, with the weights of the later builds."""
+    built = [common.session3_model(layout="NCHW") for _ in range(n)]
+    models = [built[0], *(copy.deepcopy(built[0]) for _ in built[1:])]
+    for model, own in zip(models[1:], built[1:], strict=True):
+        model.load_state_dict(own.state_dict())
+    return models
 
 
-def sequential_step(models, optimizers, batches):
+def sequential_step(models, batches):
+    """One training step of each of `models` on its own batch, one after the other, as `fit` takes it."""
+    steps = [common.training_step(model, **SGD) for model in models]
+
     def step():
-        for model, optimizer, (x, y) in zip(models, optimizers, batches, strict=True):
-            loss = nn.functional.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        for one, (x, y) in zip(steps, batches, strict=True):
+            one(x, y)
 
     return step
 
@@ -63,14 +63,14 @@ def stacked_loss(models):
 
     def loss(x, y):
         logits = vmap(one, randomness="different")(params, buffers, x)  # (N, batch, 10)
-        return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / bench.BATCH
+        return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / common.BATCH
 
     return params, loss
 
 
 def stacked_step(models, batches):
     params, loss = stacked_loss(models)
-    optimizer = torch.optim.SGD(params.values(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
+    optimizer = common.sgd(params.values(), **SGD)
     x = torch.stack([x for x, _ in batches])  # (N, batch, 1, 28, 28): each copy its own batch
     y = torch.stack([y for _, y in batches])
 
@@ -87,13 +87,13 @@ def check_same_gradients(n: int = 3) -> float:
     gradient of that tensor. In float64 (in float32 the sums over 128x26x26 positions round differently
     in the two paths by up to 1e-3 of the gradient) and with Dropout off (no randomness)."""
     torch.manual_seed(0)
-    models = [bench.MODELS["03_1x1_transitions"]().double() for _ in range(n)]
+    models = [model.double() for model in session3_copies(n)]
     for m in models:
         for layer in m.modules():
             if isinstance(layer, nn.Dropout):
                 layer.p = 0.0
-    images = [torch.randn(bench.BATCH, 1, 28, 28, dtype=torch.float64) for _ in range(n)]
-    batches = [(x, torch.randint(0, 10, (bench.BATCH,))) for x in images]
+    images = [torch.randn(common.BATCH, 1, 28, 28, dtype=torch.float64) for _ in range(n)]
+    batches = [(x, torch.randint(0, 10, (common.BATCH,))) for x in images]
     params, loss = stacked_loss(models)
     loss(torch.stack([b[0] for b in batches]), torch.stack([b[1] for b in batches])).backward()
     worst = 0.0
@@ -109,22 +109,17 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="+", default=[2, 5])
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
-    threads = train.configure_threads()
-    print(f"torch {torch.__version__}, CPU, {threads} threads, session 3's model, batch {bench.BATCH}")
+    common.header()
     print(f"largest relative gradient difference, stacked against each copy alone: {check_same_gradients():.1e}")
     for n in args.copies:
         torch.manual_seed(0)
-        models = [bench.MODELS["03_1x1_transitions"]() for _ in range(n)]
-        batches = [(torch.randn(bench.BATCH, 1, 28, 28), torch.randint(0, 10, (bench.BATCH,))) for _ in range(n)]
-        stacked = step_times(stacked_step(models, batches), args.steps)
-        as_fit_trains = [train.to_training_layout(m, torch.device("cpu")) for m in models]
-        optimizers = [
-            torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-            for m in as_fit_trains
-        ]  # the same optimizer as the stacked side
-        one_by_one = step_times(sequential_step(as_fit_trains, optimizers, batches), args.steps)
+        models = session3_copies(n)
+        batches = [(torch.randn(common.BATCH, 1, 28, 28), torch.randint(0, 10, (common.BATCH,))) for _ in range(n)]
+        stacked = common.median_ms(stacked_step(models, batches), args.steps, warmup=3)
+        as_fit_trains = [cpu.to_training_layout(m, common.CPU) for m in models]  # the stacked side copied them
+        one_by_one = common.median_ms(sequential_step(as_fit_trains, batches), args.steps, warmup=3)
         print(
-            f"{n} copies: one after another {1000 * one_by_one:6.1f} ms, stacked {1000 * stacked:6.1f} ms "
+            f"{n} copies: one after another {one_by_one:6.1f} ms, stacked {stacked:6.1f} ms "
             f"per step of all copies   stacked speedup {one_by_one / stacked:.2f}x"
         )
 
