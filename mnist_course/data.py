@@ -1,10 +1,7 @@
 """MNIST tensors to batches: splits, subsets, normalization, augmentation, fast loaders on the device.
 
-`make_loaders()` takes the uint8 tensors `files.load_mnist()` reads and turns them into batches that
-are augmented per sample on the training device (`TensorLoader`, `Augment`); `split()` and
-`subset()` pick fixed train/validation partitions and fast-run subsets, `shifted()` a fixed
-rotated/shifted copy of test digits. `classic_loaders()` is the textbook torchvision pipeline, kept
-for teaching and as the benchmark baseline. This module knows nothing of training.
+`make_loaders()` turns `files.load_mnist()`'s uint8 tensors into batches augmented per sample on the
+training device (`TensorLoader`, `Augment`). This module knows nothing of training.
 """
 
 from __future__ import annotations
@@ -62,9 +59,8 @@ class Augment:
 def augment_batch(images: torch.Tensor, aug: Augment, generator: torch.Generator | None = None) -> torch.Tensor:
     """Randomly transform each image of a float batch (N, 1, H, W) in [0, 1], each with its own draw.
 
-    torchvision's v2 transforms draw one parameter set per call, i.e. the same rotation for the whole
-    batch; here every sample gets its own affine matrix and `grid_sample` warps all at once.
-    Zero padding is the black background, so black stays black after normalization.
+    torchvision's v2 transforms draw one parameter set per call (the same rotation for the whole batch): here
+    each sample gets its own affine matrix, all warped at once. Zero padding is black, so black stays black.
     """
     n, _, h, w = images.shape
     dev, dtype = images.device, images.dtype
@@ -80,16 +76,11 @@ def augment_batch(images: torch.Tensor, aug: Augment, generator: torch.Generator
         # Translation in grid units: the grid spans [-1, 1], i.e. 2 units for the whole image.
         tx, ty = uniform(-aug.translate, aug.translate) * 2, uniform(-aug.translate, aug.translate) * 2
         cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
-        # grid_sample wants the output->input map. Rotation and shear are drawn from symmetric
-        # ranges, so drawing that map directly (rotate · shear / scale, then shift) gives the same
-        # distribution as inverting a drawn forward transform.
-        theta = torch.stack(
-            [
-                torch.stack([cos, cos * tan - sin, tx * scale], 1),
-                torch.stack([sin, sin * tan + cos, ty * scale], 1),
-            ],
-            1,
-        ) / scale.view(n, 1, 1)
+        # grid_sample wants the output->input map. Rotation and shear ranges are symmetric, so drawing that map
+        # directly (rotate · shear / scale, then shift) gives the same distribution as inverting a drawn one.
+        row_x = torch.stack([cos, cos * tan - sin, tx * scale], 1)
+        row_y = torch.stack([sin, sin * tan + cos, ty * scale], 1)
+        theta = torch.stack([row_x, row_y], 1) / scale.view(n, 1, 1)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         out = F.grid_sample(images, grid, padding_mode="zeros", align_corners=False)
     if aug.erase_p:
@@ -98,25 +89,19 @@ def augment_batch(images: torch.Tensor, aug: Augment, generator: torch.Generator
         side_w = (area / side_h).round().clamp(1, w)
         top = (uniform(0, 1) * (h - side_h + 1)).floor()
         left = (uniform(0, 1) * (w - side_w + 1)).floor()
-        rows = torch.arange(h, device=dev, dtype=dtype).view(1, h, 1)
-        cols = torch.arange(w, device=dev, dtype=dtype).view(1, 1, w)
-        box = (
-            (rows >= top.view(n, 1, 1))
-            & (rows < (top + side_h).view(n, 1, 1))
-            & (cols >= left.view(n, 1, 1))
-            & (cols < (left + side_w).view(n, 1, 1))
-        )
+        rows = torch.arange(h, device=dev, dtype=dtype).view(1, h, 1) - top.view(n, 1, 1)  # from the box's top
+        cols = torch.arange(w, device=dev, dtype=dtype).view(1, 1, w) - left.view(n, 1, 1)
+        box = (rows >= 0) & (rows < side_h.view(n, 1, 1)) & (cols >= 0) & (cols < side_w.view(n, 1, 1))
         erase = (uniform(0, 1) < aug.erase_p).view(n, 1, 1) & box
         out = out.masked_fill(erase.unsqueeze(1), 0.0)
     return out
 
 
 def shifted(images: torch.Tensor, degrees: float = 0.0, pixels: int = 0, seed: int = 0) -> torch.Tensor:
-    """A fixed, seeded copy of uint8 images (N, H, W), each rotated by +/-`degrees` and shifted by
-    +/-`pixels` along each axis (signs drawn per image): a test set for robustness to shifts.
+    """A copy of uint8 images (N, H, W), each rotated by ±`degrees` and shifted by ±`pixels` along each axis.
 
-    Unlike `Augment`, the sizes are exact (only the signs are random) and the same seed always
-    gives the same images, so accuracies on it can be compared between runs.
+    A test set for robustness to shifts: unlike `Augment`, the sizes are exact and only the signs are drawn,
+    from `seed`, so the images are the same every time and accuracies on them compare between runs.
     """
     n, h, w = images.shape
     g = torch.Generator().manual_seed(seed)
@@ -137,10 +122,9 @@ def shifted(images: torch.Tensor, degrees: float = 0.0, pixels: int = 0, seed: i
 class TensorLoader:
     """Batches straight from uint8 tensors kept on the training device: no workers, no PIL.
 
-    Each epoch shuffles with its own generator (so runs are reproducible from `seed`), scales to
-    [0, 1], augments per sample and normalizes with (mean, std). With one channel, an image batch
-    is in both layouts at once (NCHW and channels_last strides coincide), so the model's weights
-    decide the layout of the convolutions (`train.fit`'s `channels_last`).
+    Each epoch shuffles with its own generator (runs reproducible from `seed`), scales to [0, 1], augments per
+    sample and normalizes with (mean, std). One channel makes a batch both NCHW and channels_last (the strides
+    coincide), so the model's weights decide the convolutions' layout (`train.fit`'s `channels_last`).
     """
 
     def __init__(
@@ -160,8 +144,7 @@ class TensorLoader:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
         self.device = torch.device(device)
-        self.images = images.to(self.device)
-        self.labels = labels.to(self.device)
+        self.images, self.labels = images.to(self.device), labels.to(self.device)
         self.batch_size, self.mean, self.std = batch_size, mean, std
         self.shuffle, self.augment = shuffle, augment
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -184,8 +167,7 @@ class TensorLoader:
             x = self.images[idx].unsqueeze(1).float().div_(255)
             if self.augment is not None:
                 x = augment_batch(x, self.augment, self.generator)
-            x = (x - self.mean) / self.std
-            yield x, self.labels[idx]
+            yield (x - self.mean) / self.std, self.labels[idx]
 
 
 def make_loaders(
@@ -200,20 +182,17 @@ def make_loaders(
 ) -> tuple[TensorLoader, TensorLoader]:
     """Train and evaluation loaders for MNIST.
 
-    With `val_size`, the evaluation loader holds that many images split off the 60k training set
-    (the test set stays untouched); without it, it is the 10k test set. `subset_size` keeps a fixed
-    random subset of the training images (and a sixth as many evaluation images) for fast runs; in
-    fast mode (`course.fast_mode()`) it defaults to 20,000, so a lesson needs no `if` of its own.
-    Normalization statistics come from the training images actually used.
+    With `val_size`, the evaluation loader holds that many images split off the 60k training set (the test
+    set stays untouched); without, the 10k test set. `subset_size` keeps a fixed random subset of the training
+    images (and a sixth as many evaluation images) for fast runs; fast mode (`course.fast_mode()`) makes it
+    20,000 by default, so a lesson needs no `if` of its own. Normalization uses the training images kept.
     """
     if subset_size is None and fast_mode():
         subset_size = FAST_SUBSET
     mnist = files.load_mnist(root)
-    train = (mnist.train_images, mnist.train_labels)
+    train, evaluation = (mnist.train_images, mnist.train_labels), (mnist.test_images, mnist.test_labels)
     if val_size:
         train, evaluation = split(*train, val_size=val_size, seed=seed)
-    else:
-        evaluation = (mnist.test_images, mnist.test_labels)
     train = subset(*train, subset_size, seed)
     evaluation = subset(*evaluation, subset_size and max(subset_size // 6, 1), seed)
     mean, std = normalization_stats(train[0])

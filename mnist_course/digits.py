@@ -1,13 +1,8 @@
 """Your own digits for a MNIST model: `prepare_digit()` makes any picture of one digit look like MNIST.
 
-A model trained on MNIST has only ever seen one kind of picture: a light digit on a black
-background, size-normalized to fit a 20×20 box (keeping its aspect ratio), then placed in a
-28×28 field so that its centre of mass is at the centre. LeCun et al. made MNIST that way from
-scanned NIST forms. A photo of a digit on paper is nothing like that (dark on light, grey paper,
-uneven light, the digit anywhere and at any size), and feeding it in as it is gives nonsense.
-`prepare_digit()` repeats MNIST's recipe on any picture; `typeface_digits()` renders 0–9 in the
-fonts at hand and prepares them the same way, for a first look at distribution shift: printed
-digits are not handwritten ones.
+A MNIST model has only seen light digits on black, scaled to fit 20×20 and placed in 28×28 with their centre
+of mass at the centre (LeCun et al.'s recipe); a photo of ink on paper gets nonsense answers until it is made
+the same way. `typeface_digits()` prepares printed digits alike: a first look at distribution shift.
 """
 
 from __future__ import annotations
@@ -48,10 +43,9 @@ def _as_hwc(image) -> torch.Tensor:
             image = np.array(image.convert("LA" if alpha else "L"))
     channels_first = isinstance(image, torch.Tensor)  # tensors are (C, H, W), arrays and PIL (H, W, C)
     if isinstance(image, np.ndarray):
-        array = np.array(image)  # a writable copy
-        if array.dtype.kind in "iu" and array.dtype != np.uint8:
-            array = array.astype(np.int64)  # 16-bit images and the like; torch lacks some of these types
-        image = torch.from_numpy(array)
+        if image.dtype.kind in "iu" and image.dtype != np.uint8:
+            image = image.astype(np.int64)  # 16-bit images and the like; torch lacks some of these types
+        image = torch.from_numpy(np.array(image))  # a writable copy
     if not isinstance(image, torch.Tensor):
         raise TypeError(
             "prepare_digit takes a PIL image, a numpy array, a torch tensor or a file path, "
@@ -69,14 +63,12 @@ def _as_hwc(image) -> torch.Tensor:
             "Expected one image: (H, W), (H, W, C) or (C, H, W) with C = 1 to 4 channels, "
             f"got shape {tuple(image.shape)}."
         )
-    if x.dtype == torch.bool:
-        return x.float() * 255
-    if x.is_floating_point():
+    if x.is_floating_point() or x.dtype == torch.bool:
         x = x.float()
         low, high = x.min().item(), x.max().item()
         if low < 0 or high > 255:
             return (x - low) / max(high - low, 1e-12) * 255  # e.g. an already normalized tensor
-        return x * 255 if high <= 1 else x  # floats in [0, 1], or floats on the 0–255 scale
+        return x * 255 if high <= 1 else x  # bools and floats in [0, 1], or floats on the 0–255 scale
     if x.dtype == torch.uint8:
         return x.float()
     return x.float() / max(x.max().item(), 1) * 255  # 16-bit and other integer images
@@ -89,29 +81,21 @@ def _to_grey(x: torch.Tensor) -> torch.Tensor:
     grey = (colour * torch.tensor(_LUMA)).sum(-1) if colour.shape[2] == 3 else colour[..., 0]
     if alpha is None or bool((alpha == 1).all()):
         return grey
-    # A drawing exported with a transparent background: its colour there is meaningless (often black,
-    # like black strokes). Put it on white if the visible strokes are dark, on black if they are light.
+    # A transparent background's colour is meaningless (often black, like the strokes): contrast with the ink.
     ink = (grey * alpha).sum() / alpha.sum().clamp(min=1e-6)
     background = 255.0 if ink < 128 else 0.0
     return grey * alpha + background * (1 - alpha)
 
 
-def _shrink(grey: torch.Tensor, size: int) -> torch.Tensor:
-    h, w = grey.shape
-    if max(h, w) <= size:
-        return grey
-    scale = size / max(h, w)
-    new = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return F.interpolate(grey[None, None], size=new, mode="bilinear", antialias=True, align_corners=False)[0, 0]
-
-
-def _erode(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Minimum over a k×k square (two 1-D passes: the same result, k times cheaper)."""
-    x = -F.max_pool2d(-x[None, None], (1, k), stride=1, padding=(0, k // 2))
-    return -F.max_pool2d(-x, (k, 1), stride=1, padding=(k // 2, 0))[0, 0]
+def _fit(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(H, W) scaled, aspect kept, to a longer side of `size`; anti-aliased, as MNIST's grey levels came about."""
+    scale = size / max(x.shape)
+    new = [max(1, round(n * scale)) for n in x.shape]
+    return F.interpolate(x[None, None], size=new, mode="bilinear", antialias=True, align_corners=False)[0, 0]
 
 
 def _dilate(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Maximum over a k×k square (two 1-D passes: the same result, k times cheaper). -_dilate(-x) erodes."""
     x = F.max_pool2d(x[None, None], (1, k), stride=1, padding=(0, k // 2))
     return F.max_pool2d(x, (k, 1), stride=1, padding=(k // 2, 0))[0, 0]
 
@@ -129,10 +113,9 @@ def _otsu(x: torch.Tensor, bins: int = 256) -> float:
 
 def _mnist_like(grey: torch.Tensor) -> torch.Tensor:
     """(H, W) grey on 0–255, either polarity → (28, 28) in [0, 1], light digit on black, centred like MNIST."""
-    grey = _shrink(grey, WORK_SIZE)
+    grey = _fit(grey, WORK_SIZE) if max(grey.shape) > WORK_SIZE else grey
     h, w = grey.shape
-    # 1. Light ink on black. The border is mostly background: if its typical value sits nearer the
-    #    image's bright end than its dark end, the background is the light side and we invert.
+    # 1. Light ink on black: the border is mostly background; if it is nearer the bright end, invert.
     ring = max(1, min(h, w) // 20)
     border = torch.ones(h, w, dtype=torch.bool)
     border[ring:-ring, ring:-ring] = False
@@ -140,15 +123,13 @@ def _mnist_like(grey: torch.Tensor) -> torch.Tensor:
     if grey.max() - back < back - grey.min():
         grey = 255 - grey  # exact on the 0–255 scale, so both polarities of an image give the same result
     x = grey / 255
-    # 2. Flatten the background: subtract its local level (a morphological opening with a square larger
-    #    than any stroke, i.e. a white top-hat), so shadows and uneven light on paper drop to ~0.
-    #    The edges are extended first (replicate padding), so that a lighting gradient is flattened up to them.
+    # 2. Flatten the background (shadows, uneven light): subtract its local level, an opening with a square
+    #    wider than any stroke (a white top-hat), on replicate-padded edges so gradients flatten up to them.
     k = max(3, max(h, w) // 3) | 1
     padded = F.pad(x[None, None], (k, k, k, k), mode="replicate")[0, 0]
-    flat = (x - _dilate(_erode(padded, k), k)[k:-k, k:-k]).clamp(min=0)
-    # 3. Threshold and contrast: Otsu's cut splits ink from background; the stroke cores (the median ink
-    #    pixel and brighter) become 1 like MNIST's, and everything within the background's noise
-    #    (median + 4 robust sigmas) becomes 0. Grey edges between stay grey.
+    flat = (x - _dilate(-_dilate(-padded, k), k)[k:-k, k:-k]).clamp(min=0)
+    # 3. Otsu's cut splits ink from background; stroke cores (median ink and brighter) become 1 like MNIST's,
+    #    the background's noise (median + 4 robust sigmas) 0, the edges between stay grey.
     t = _otsu(flat)
     ink, background = flat[flat > t], flat[flat <= t]
     if ink.numel() == 0 or ink.median() < MIN_CONTRAST:
@@ -160,46 +141,32 @@ def _mnist_like(grey: torch.Tensor) -> torch.Tensor:
     noise = background.median() + 4 * 1.4826 * (background - background.median()).abs().median()
     floor = min(noise.item(), t)
     x = ((flat - floor) / (level - floor)).clamp(0, 1)
-    # 4. Crop to the ink's bounding box. The box is taken from the thresholded ink (lone pixels, such as
-    #    specks of dust, removed) and its grey fringe within 2 px; farther faint pixels are dropped.
+    # 4. Crop to the ink (lone specks removed) and its grey fringe within 2 px; fainter pixels farther out go.
     mask = flat > t
     solid = mask & (F.avg_pool2d(mask[None, None].float(), 3, 1, 1, count_include_pad=True)[0, 0] * 9 >= 2)
     near = _dilate((solid if solid.any() else mask).float(), 5) > 0
     x = x * near
     rows, cols = (x > 0).any(1).nonzero().flatten(), (x > 0).any(0).nonzero().flatten()
     x = x[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    # 5. Scale to fit 20×20, keeping the aspect ratio (anti-aliased, as MNIST's grey levels came about).
-    bh, bw = x.shape
-    scale = 20 / max(bh, bw)
-    size = (max(1, min(20, round(bh * scale))), max(1, min(20, round(bw * scale))))
-    x = F.interpolate(x[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0]
+    # 5. Scale to fit 20×20.
+    x = _fit(x, 20)
     x = (x / x.max()).clamp(0, 1)
-    # 6. Place in 28×28 with the centre of mass on pixel (14, 14), where MNIST's are (mean over the
-    #    training set: 14.0 ± 0.3). Whole-pixel shifts like MNIST's, clamped so that no ink falls off.
+    # 6. Centre of mass on pixel (14, 14), as MNIST's (14.0 ± 0.3): whole-pixel shifts, no ink falling off.
     mass = x.sum()
     cy = (x.sum(1) * torch.arange(x.shape[0])).sum() / mass
     cx = (x.sum(0) * torch.arange(x.shape[1])).sum() / mass
     top = min(max(math.floor(14 - cy.item() + 0.5), 0), 28 - x.shape[0])
     left = min(max(math.floor(14 - cx.item() + 0.5), 0), 28 - x.shape[1])
-    out = torch.zeros(28, 28)
-    out[top : top + x.shape[0], left : left + x.shape[1]] = x
-    return out
+    return F.pad(x, (left, 28 - left - x.shape[1], top, 28 - top - x.shape[0]))
 
 
 def prepare_digit(image, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> torch.Tensor:
     """Any picture of one digit → a normalized MNIST-style input of shape (1, 1, 28, 28), ready for `model(x)`.
 
-    `image`: a file path, a PIL image, a numpy array ((H, W) or (H, W, C)) or a tensor ((H, W) or
-    (C, H, W)); greyscale, RGB or RGBA; uint8, or floats in [0, 1]; a photo or a drawing; dark ink on
-    light paper or light on dark. The steps are MNIST's own: greyscale → light-on-dark (inverted if the
-    border is the light side) → background removed and contrast stretched (robust to grey paper and
-    uneven light) → cropped to the ink → scaled to fit 20×20 keeping the aspect ratio → placed in
-    28×28 with its centre of mass at the centre → normalized with (mean, std), MNIST's training
-    statistics by default; pass the ones your model was trained with.
-
-    Raises ValueError when no digit stands out (a blank image) or a file is not an image,
-    FileNotFoundError for a missing file and TypeError for anything else. Limits: one digit per
-    picture (crop first), and a hard-edged shadow across the border can fool the light/dark decision.
+    `image`: a file path, PIL image, numpy array ((H, W) or (H, W, C)) or tensor ((H, W) or (C, H, W)); grey,
+    RGB or RGBA; uint8 or floats in [0, 1]; a photo or a drawing, dark on light or light on dark. (mean, std)
+    are MNIST's by default: pass the ones your model was trained with. Raises ValueError when no digit stands
+    out. One digit per picture (crop first); a hard-edged shadow across the border can fool the light/dark test.
     """
     x = _mnist_like(_to_grey(_as_hwc(image)))
     return ((x - mean) / std).reshape(1, 1, 28, 28)
@@ -229,15 +196,13 @@ def _render(text: str, font, size: int) -> torch.Tensor:
 def typeface_digits(fonts=None, size: int = 48) -> tuple[torch.Tensor, torch.Tensor]:
     """The digits 0–9 printed in several typefaces, prepared like MNIST: (images uint8 (N, 28, 28), labels (N,)).
 
-    `fonts`: font files or PIL font objects; None means PIL's built-in font plus every TrueType/OpenType
-    font under FONT_DIRS (/usr/share/fonts), so it works with no fonts installed too. Fonts that cannot
-    be loaded, or that have no digit glyphs (all ten render the same), are skipped. The images are
-    uint8 like `load_mnist()`'s, so they go through the same loaders and plots. Printed digits are not
-    handwritten ones: a model's accuracy on them is a first taste of distribution shift.
+    `fonts`: font files or PIL fonts; None means PIL's built-in font (so it works with none installed) plus
+    every font under FONT_DIRS. Fonts that fail to load or have no digit glyphs are skipped. uint8 like
+    `load_mnist()`'s images, so the same loaders and plots take them.
     """
     if fonts is None:
         fonts = [_default_font(size), *_font_files()]
-    images, labels = [], []
+    images, labels = [torch.zeros(0, 28, 28, dtype=torch.uint8)], []  # empty, not an error, when no font works
     for font in fonts:
         try:
             if isinstance(font, (str, os.PathLike)):
@@ -251,8 +216,6 @@ def typeface_digits(fonts=None, size: int = 48) -> tuple[torch.Tensor, torch.Ten
             prepared = [_mnist_like(r) for r in rendered]
         except ValueError:
             continue  # a glyph rendered blank
-        images += [(p * 255).round().to(torch.uint8) for p in prepared]
+        images.append((torch.stack(prepared) * 255).round().to(torch.uint8))
         labels += range(10)
-    if not images:
-        return torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.long)
-    return torch.stack(images), torch.tensor(labels)
+    return torch.cat(images), torch.tensor(labels, dtype=torch.long)

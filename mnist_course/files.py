@@ -1,14 +1,11 @@
-"""MNIST files on disk: staged, checked against their MD5 checksums, read into uint8 tensors.
+"""MNIST on disk: the four files staged in `<root>/MNIST/raw/` (torchvision's layout), checked, read.
 
-`stage()` makes sure the four files sit verified in `<root>/MNIST/raw/` (torchvision's layout):
-copied from a folder you name or downloaded from torchvision's mirrors, each written under a
-temporary name, checked, then renamed. `verify()` checks them (hashing each file once, remembered in
-`.verified.json`), and `load_mnist()` reads them once per process into an `MNIST` of uint8 tensors.
-Every problem is a `DataError` naming the file and the fix. Batches are `data`'s business.
+Every problem is a `DataError` that names the file and the fix. Batches are `data`'s business.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -34,15 +31,12 @@ FILES = {
     "t10k-labels-idx1-ubyte": ("27ae3e4e09519cfbb04c329615203637", 10_008),
 }
 # Where torchvision downloads MNIST from (same files, gzipped).
-MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-)
+MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 SOURCE_ENV = "MNIST_COURSE_DATA_FROM"
 ROOT_ENV = "MNIST_COURSE_DATA"
 _VERIFIED = ".verified.json"
-# What reading a gzip file or a download can raise (URLError and timeouts are OSErrors).
-_READ_ERRORS = (OSError, EOFError, gzip.BadGzipFile, http.client.HTTPException)
+# What reading a gzip file or a download can raise (URLError, timeouts and BadGzipFile are OSErrors).
+_READ_ERRORS = (OSError, EOFError, http.client.HTTPException)
 
 
 class DataError(RuntimeError):
@@ -50,16 +44,11 @@ class DataError(RuntimeError):
 
 
 def default_root() -> Path:
-    """`data/` of the source checkout when the helper runs from one, else `./data` (e.g. Colab).
-
-    `MNIST_COURSE_DATA` overrides both, so notebooks find the data whatever their working folder.
-    """
-    if os.environ.get(ROOT_ENV):
+    """$MNIST_COURSE_DATA, else `data/` of the source checkout when the helper runs from one, else `./data`."""
+    if os.environ.get(ROOT_ENV):  # lets notebooks find the data whatever their working folder
         return Path(os.environ[ROOT_ENV])
     checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "pyproject.toml").is_file():
-        return checkout / "data"
-    return Path("data")
+    return checkout / "data" if (checkout / "pyproject.toml").is_file() else Path("data")
 
 
 def raw_dir(root: str | Path | None = None) -> Path:
@@ -67,23 +56,7 @@ def raw_dir(root: str | Path | None = None) -> Path:
 
 
 def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fingerprint(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns]
-
-
-def _read_verified(raw: Path) -> dict:
-    try:
-        return json.loads((raw / _VERIFIED).read_text())
-    except (OSError, ValueError):
-        return {}
+    return hashlib.md5(path.read_bytes()).hexdigest()  # whole files in memory, as _read_idx reads them anyway
 
 
 def _check_file(path: Path, name: str) -> str | None:
@@ -99,6 +72,34 @@ def _check_file(path: Path, name: str) -> str | None:
     return None
 
 
+def _problems(raw: Path) -> dict[str, str]:
+    """What is wrong with each file in `raw` ("is missing", …), in FILES order; good files are left out.
+
+    A file is hashed once: its size and mtime go to `.verified.json`, so later loads skip re-hashing 55 MB.
+    """
+    try:
+        remembered = json.loads((raw / _VERIFIED).read_text())
+    except (OSError, ValueError):
+        remembered = {}
+    verified, problems = dict(remembered), {}
+    for name in FILES:
+        path = raw / name
+        if not path.is_file():
+            problems[name] = "is missing"
+            continue
+        fingerprint = [path.stat().st_size, path.stat().st_mtime_ns]
+        if verified.get(name) != fingerprint:
+            problem = _check_file(path, name)
+            if problem:
+                problems[name] = problem
+            else:
+                verified[name] = fingerprint
+    if verified != remembered:
+        with contextlib.suppress(OSError):  # a read-only data folder still works: it is hashed again next time
+            atomic.write_text(raw / _VERIFIED, json.dumps(verified))
+    return problems
+
+
 def _fix_hint(root: Path) -> str:
     return (
         f"Fix: run `python -m mnist_course data --root {root}`, which replaces missing or bad files "
@@ -106,69 +107,36 @@ def _fix_hint(root: Path) -> str:
     )
 
 
-def _problem(raw: Path, name: str, verified: dict) -> str | None:
-    """What is wrong with `raw/name` ("is missing", …), or None. Hashes only files not yet verified."""
-    path = raw / name
-    if not path.is_file():
-        return "is missing"
-    if verified.get(name) == _fingerprint(path):
-        return None
-    problem = _check_file(path, name)
-    if problem is None:
-        verified[name] = _fingerprint(path)
-    return problem
-
-
-def _save_verified(raw: Path, verified: dict) -> None:
-    if verified != _read_verified(raw):
-        try:
-            atomic.write_text(raw / _VERIFIED, json.dumps(verified))
-        except OSError:
-            pass  # a read-only data folder still works; it is just hashed again next time
-
-
 def verify(root: str | Path | None = None) -> Path:
-    """Check the four files in `<root>/MNIST/raw` and return that folder; raise DataError if any is wrong.
-
-    A file is hashed once: its size and mtime are then remembered in `.verified.json`, so later
-    loads skip re-hashing 55 MB unless the file changed.
-    """
+    """Check the four files in `<root>/MNIST/raw` and return that folder; raise DataError if any is wrong."""
     root = Path(root or default_root())
     raw = raw_dir(root)
-    verified = _read_verified(raw)
-    for name in FILES:
-        problem = _problem(raw, name, verified)
-        if problem:
-            raise DataError(f"MNIST file {raw / name} {problem}. " + _fix_hint(root))
-    _save_verified(raw, verified)
+    problems = _problems(raw)
+    if problems:
+        name = next(iter(problems))
+        raise DataError(f"MNIST file {raw / name} {problems[name]}. " + _fix_hint(root))
     return raw
 
 
-def _find_in(folder: Path, name: str) -> Path | None:
+def _find_in(folder: Path, name: str) -> Path:
     for candidate in (folder / name, folder / f"{name}.gz", folder / "MNIST" / "raw" / name):
         if candidate.is_file():
             return candidate
-    return None
+    raise DataError(f"{folder} has no {name} or {name}.gz. Point --from at the folder with all four MNIST files.")
 
 
-def _install(source: Path | None, fetch_url: str | None, name: str, raw: Path, root: Path) -> None:
-    """Write one verified file to `raw/name`: decompress/copy to a temporary name, check, rename.
-
-    The source is only read, and a failed check leaves nothing behind in `raw`.
-    """
+def _install(origin: Path | str, name: str, raw: Path, root: Path) -> None:
+    """Write `origin` (a file, .gz or not, or a .gz URL) to `raw/name`: to a temporary name, checked, renamed."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=raw)
     tmp = Path(tmp_name)
-    origin = str(source) if source else fetch_url
     try:
         with os.fdopen(fd, "wb") as out:
-            if source is not None:
-                opener = gzip.open if source.suffix == ".gz" else open
-                with opener(source, "rb") as src:
+            if isinstance(origin, str):
+                with urllib.request.urlopen(origin, timeout=30) as response, gzip.GzipFile(fileobj=response) as src:
                     shutil.copyfileobj(src, out, 1 << 20)
             else:
-                with urllib.request.urlopen(fetch_url, timeout=30) as response:
-                    with gzip.GzipFile(fileobj=response) as src:
-                        shutil.copyfileobj(src, out, 1 << 20)
+                with (gzip.open if origin.suffix == ".gz" else open)(origin, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
         problem = _check_file(tmp, name)
         if problem:
             raise DataError(
@@ -179,7 +147,7 @@ def _install(source: Path | None, fetch_url: str | None, name: str, raw: Path, r
         tmp.chmod(0o644)  # mkstemp creates owner-only files
         atomic.replace(tmp, raw / name)  # retried on Windows while a scanner holds the file
     except _READ_ERRORS as err:
-        if source is None:
+        if isinstance(origin, str):
             raise  # a network failure: _download tries the next mirror
         raise DataError(
             f"Could not read MNIST file {origin}: {err}. Nothing was written to {raw}. "
@@ -189,44 +157,49 @@ def _install(source: Path | None, fetch_url: str | None, name: str, raw: Path, r
         tmp.unlink(missing_ok=True)
 
 
+def _download(name: str, raw: Path, root: Path) -> None:
+    errors = []
+    for mirror in MIRRORS:
+        url = f"{mirror}{name}.gz"
+        try:
+            _install(url, name, raw, root)
+            return
+        except (*_READ_ERRORS, DataError) as err:
+            errors.append(f"{url} ({getattr(err, 'reason', err)})")
+    raise DataError(
+        f"MNIST file {name} is not in {raw} and could not be downloaded: tried {'; '.join(errors)}. If you are "
+        "offline, copy the four MNIST files (.gz is fine) into a folder and run "
+        f"`python -m mnist_course data --root {root} --from DIR` (or set {SOURCE_ENV}=DIR)."
+    )
+
+
 def stage(root: str | Path | None = None, source: str | Path | None = None, download: bool = True) -> Path:
     """Make sure the four MNIST files are in `<root>/MNIST/raw`, verified; return that folder.
 
-    Sources, in order: files already there → `source` (or $MNIST_COURSE_DATA_FROM), a folder of
-    `.gz` or raw files → torchvision's download mirrors. Each file is checked against its canonical
-    MD5 before it takes its final name, so `data/` only ever holds complete, verified files.
+    Sources, in order: files already there → `source` (or $MNIST_COURSE_DATA_FROM), a folder of `.gz` or raw
+    files → torchvision's download mirrors. Each file is checked before it takes its final name, so `data/`
+    only ever holds complete, verified files.
     """
     root = Path(root or default_root())
-    source = source or os.environ.get(SOURCE_ENV) or None
+    source = source or os.environ.get(SOURCE_ENV)
+    source = Path(source) if source else None
     raw = raw_dir(root)
-    if source is not None:
-        source = Path(source)
-        if not source.is_dir():
-            raise DataError(
-                f"The folder to stage MNIST from does not exist: {source}. Pass the folder that "
-                "holds train-images-idx3-ubyte(.gz) and the three other files."
-            )
+    if source is not None and not source.is_dir():
+        raise DataError(
+            f"The folder to stage MNIST from does not exist: {source}. Pass the folder that "
+            "holds train-images-idx3-ubyte(.gz) and the three other files."
+        )
     try:
         raw.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.TemporaryFile(dir=raw)
-        probe.close()
+        tempfile.TemporaryFile(dir=raw).close()
     except OSError as err:
         raise DataError(
             f"Cannot write to the data folder {raw}: {err.strerror}. Choose a writable folder with "
             f"`--root DIR` (or set {ROOT_ENV}=DIR)."
         ) from err
-
-    verified = _read_verified(raw)
-    todo = [name for name in FILES if _problem(raw, name, verified)]
-    _save_verified(raw, verified)
-    for name in todo:
-        local = _find_in(source, name) if source is not None else None
-        if local is not None:
-            _install(local, None, name, raw, root)
-        elif source is not None:
-            raise DataError(
-                f"{source} has no {name} or {name}.gz. Point --from at the folder with all four MNIST files."
-            )
+    for name in _problems(raw):
+        if source is not None:
+            _install(_find_in(source, name), name, raw, root)
         elif download:
             _download(name, raw, root)
         else:
@@ -234,40 +207,20 @@ def stage(root: str | Path | None = None, source: str | Path | None = None, down
     return verify(root)
 
 
-def _download(name: str, raw: Path, root: Path) -> None:
-    errors = []
-    for mirror in MIRRORS:
-        url = f"{mirror}{name}.gz"
-        try:
-            _install(None, url, name, raw, root)
-            return
-        except (*_READ_ERRORS, DataError) as err:
-            errors.append(f"{url} ({getattr(err, 'reason', err)})")
-    raise DataError(
-        f"MNIST file {name} is not in {raw} and could not be downloaded: tried "
-        + "; ".join(errors)
-        + ". If you are offline, copy the four MNIST files (.gz is fine) into a folder and run "
-        f"`python -m mnist_course data --root {root} --from DIR` (or set {SOURCE_ENV}=DIR)."
-    )
-
-
 # Parsed by hand rather than with torchvision's reader so that a bad header gets a clear message.
 def _read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> torch.Tensor:
     data = path.read_bytes()
     header = 4 * (1 + len(shape))
-    if len(data) < header:
-        raise DataError(f"{path} is too short to be an MNIST file. " + _fix_hint(path.parents[2]))
     found = [int.from_bytes(data[i : i + 4], "big") for i in range(0, header, 4)]
-    if found[0] != magic or tuple(found[1:]) != shape:
-        raise DataError(
-            f"{path} has header {found}, expected magic {magic} and shape {list(shape)}. " + _fix_hint(path.parents[2])
-        )
-    if len(data) != header + math.prod(shape):
-        raise DataError(
-            f"{path} holds {len(data) - header:,} bytes of data, expected {math.prod(shape):,}. "
-            + _fix_hint(path.parents[2])
-        )
-    return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
+    if len(data) < header:
+        problem = "is too short to be an MNIST file"
+    elif found[0] != magic or tuple(found[1:]) != shape:
+        problem = f"has header {found}, expected magic {magic} and shape {list(shape)}"
+    elif len(data) != header + math.prod(shape):
+        problem = f"holds {len(data) - header:,} bytes of data, expected {math.prod(shape):,}"
+    else:
+        return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).reshape(shape)
+    raise DataError(f"{path} {problem}. " + _fix_hint(path.parents[2]))
 
 
 @dataclass(frozen=True)
@@ -292,6 +245,5 @@ def _load(raw: Path) -> MNIST:
 
 def load_mnist(root: str | Path | None = None, stage_if_missing: bool = True) -> MNIST:
     """Stage (if needed), verify and read MNIST once per process; later calls return the same tensors."""
-    root = Path(root or default_root())
     raw = stage(root) if stage_if_missing else verify(root)
     return _load(raw.resolve())

@@ -17,18 +17,15 @@ def count_params(model: nn.Module) -> int:
 def summary(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> None:
     """Print the torchsummary table, whatever device the model is on.
 
-    torchsummary only knows "cuda" and "cpu" and defaults to "cuda", so a CPU model on a CUDA
-    machine (or any MPS model) fails there; this picks its device for it and, for MPS, summarizes
-    a CPU copy.
+    torchsummary knows only "cuda" and "cpu" and defaults to "cuda": this passes the model's own device, and
+    summarizes a CPU copy of an MPS model.
     """
     from torchsummary import summary as torch_summary
 
     device = next(model.parameters()).device
     if device.type not in ("cpu", "cuda"):
         model, device = copy.deepcopy(model).cpu(), torch.device("cpu")
-    was_training = model.training
     torch_summary(model, input_size, device=device.type)
-    model.train(was_training)
 
 
 @dataclass
@@ -48,43 +45,30 @@ def _side(value: int | tuple[int, ...]) -> int:
 def layer_table(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> list[Layer]:
     """Every leaf layer in the order it runs, with output size, parameters, receptive field and jump.
 
-    Receptive field arithmetic: a k×k window (dilation d) over a map whose neighbouring pixels are
-    `jump` input pixels apart grows the field by (k - 1)·d·jump; a stride s multiplies the jump by s.
-    Global pooling, or flattening a map for a fully connected layer, covers the whole map. Only
-    nn.Module layers are seen, not F.* calls.
+    A k×k window (dilation d) over a map whose neighbouring pixels are `jump` input pixels apart grows the
+    field by (k - 1)·d·jump; a stride s multiplies the jump by s. Global pooling, or flattening a map for a
+    fully connected layer, acts like a kernel as large as the map. Only nn.Module layers are seen, not F.* calls.
     """
     rows: list[Layer] = []
     rf, jump = 1, 1
     names = {module: name for name, module in model.named_modules()}
 
-    def hook(module: nn.Module, _inputs, output: torch.Tensor) -> None:
+    def hook(module: nn.Module, inputs, output: torch.Tensor) -> None:
         nonlocal rf, jump
         if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
             k, s, d = (_side(getattr(module, a, 1)) for a in ("kernel_size", "stride", "dilation"))
             rf, jump = rf + (k - 1) * d * jump, jump * s
-        elif isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d | nn.Flatten) and _inputs[0].dim() == 4:
-            # Pooling a whole map, or flattening it for a fully connected layer, acts like a kernel as
-            # large as the map: every output now depends on all of its positions.
-            rf += (_inputs[0].shape[-1] - 1) * jump
-        rows.append(
-            Layer(
-                names[module],
-                type(module).__name__,
-                tuple(output.shape[1:]),
-                sum(p.numel() for p in module.parameters(recurse=False)),
-                rf,
-                jump,
-            )
-        )
+        elif isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d | nn.Flatten) and inputs[0].dim() == 4:
+            rf += (inputs[0].shape[-1] - 1) * jump
+        params = sum(p.numel() for p in module.parameters(recurse=False))
+        rows.append(Layer(names[module], type(module).__name__, tuple(output.shape[1:]), params, rf, jump))
 
-    leaves = [m for m in model.modules() if not list(m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
-    device = next(model.parameters()).device
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]  # the leaves
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, *input_size, device=device))
+            model(torch.zeros(1, *input_size, device=next(model.parameters()).device))
     finally:
         for h in handles:
             h.remove()
@@ -121,10 +105,7 @@ class Rubric:
 _FEATURES = {
     "batchnorm": ("BatchNorm", lambda m: isinstance(m, nn.modules.batchnorm._BatchNorm)),
     "dropout": ("Dropout", lambda m: isinstance(m, nn.modules.dropout._DropoutNd)),
-    "gap": (
-        "Global Average Pooling",
-        lambda m: isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1)),
-    ),
+    "gap": ("Global Average Pooling", lambda m: isinstance(m, nn.AdaptiveAvgPool2d) and m.output_size in (1, (1, 1))),
     "fc": ("a fully connected layer", lambda m: isinstance(m, nn.Linear)),
     "1x1": ("a 1x1 convolution", lambda m: isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)),
 }
@@ -142,8 +123,7 @@ def check_rubric(model: nn.Module, max_params: int, require: tuple[str, ...] = (
     for item in require:
         absent = item.startswith("no_")
         keys = item.removeprefix("no_").split("_or_")
-        unknown = [k for k in keys if k not in _FEATURES]
-        if unknown:
+        if any(k not in _FEATURES for k in keys):
             raise ValueError(f"unknown rubric item {item!r}; known: {', '.join(_FEATURES)} (or 'a_or_b', 'no_a')")
         found = any(_FEATURES[k][1](m) for k in keys for m in modules)
         label = " or ".join(_FEATURES[k][0] for k in keys)

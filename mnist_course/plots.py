@@ -37,8 +37,8 @@ def show_augmentations(images: torch.Tensor, augment: Augment, variants: int = 7
     generator = torch.Generator().manual_seed(seed)
     fig, axes = _grid(len(images) * (variants + 1), variants + 1)
     for row, image in enumerate(images):
-        x = image.float().div(255).expand(variants, 1, *image.shape)
-        versions = [image.float().div(255)] + list(augment_batch(x.contiguous(), augment, generator))
+        x = image.float().div(255)
+        versions = [x, *augment_batch(x.expand(variants, 1, *x.shape).contiguous(), augment, generator)]
         for col, version in enumerate(versions):
             ax = axes[row * (variants + 1) + col]
             ax.imshow(version.squeeze().cpu().numpy(), cmap="gray", vmin=0, vmax=1)
@@ -50,8 +50,7 @@ def show_augmentations(images: torch.Tensor, augment: Augment, variants: int = 7
 def plot_history(history: History, title: str = "") -> Figure:
     """Loss and accuracy per epoch, train vs evaluation set."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
-    epochs = history.column("epoch")
-    name = history.eval_name
+    epochs, name = history.column("epoch"), history.eval_name
     ax_loss.plot(epochs, history.column("train_loss"), "o-", label="train")
     ax_loss.plot(epochs, history.column("eval_loss"), "o-", label=name)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
@@ -84,17 +83,14 @@ def compare_histories(histories: dict[str, History], floor: float | None = 98.0,
 
 
 def show_misclassified(predictions: dict[str, torch.Tensor], n: int = 24, cols: int = 8) -> Figure:
-    """The wrongly classified images, highest loss first, titled "true → predicted".
-
-    `predictions` is what `train.predict` returns.
-    """
+    """Wrongly classified images (of `train.predict`'s output), highest loss first, titled "true → predicted"."""
     wrong = (predictions["preds"] != predictions["labels"]).nonzero().flatten()
-    wrong = wrong[predictions["losses"][wrong].argsort(descending=True)][:n]
-    fig, axes = _grid(max(len(wrong), 1), cols)
-    for ax, i in zip(axes, wrong.tolist(), strict=False):
+    shown = wrong[predictions["losses"][wrong].argsort(descending=True)][:n]
+    fig, axes = _grid(max(len(shown), 1), cols)
+    for ax, i in zip(axes, shown.tolist(), strict=False):
         ax.imshow(predictions["inputs"][i].squeeze().numpy(), cmap="gray")
         ax.set_title(f"{int(predictions['labels'][i])} → {int(predictions['preds'][i])}", fontsize=10, color="crimson")
-    fig.suptitle(f"{int((predictions['preds'] != predictions['labels']).sum())} misclassified; highest loss first")
+    fig.suptitle(f"{len(wrong)} misclassified; highest loss first")
     fig.tight_layout()
     return fig
 
@@ -105,28 +101,16 @@ def plot_confusion(predictions: dict[str, torch.Tensor], num_classes: int = 10) 
     matrix = torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
     fig, ax = plt.subplots(figsize=(6, 5.4))
     ax.imshow(matrix.float().log1p().numpy(), cmap="Blues")
-    for t in range(num_classes):
-        for p in range(num_classes):
-            count = int(matrix[t, p])
-            if count:
-                ax.text(p, t, count, ha="center", va="center", fontsize=8, color="white" if t == p else "black")
-    ax.set(
-        xlabel="predicted",
-        ylabel="true",
-        xticks=range(num_classes),
-        yticks=range(num_classes),
-        title="confusion matrix (log colour scale)",
-    )
+    for t, p in matrix.nonzero().tolist():
+        ax.text(p, t, int(matrix[t, p]), ha="center", va="center", fontsize=8, color="white" if t == p else "black")
+    ax.set(xlabel="predicted", ylabel="true", xticks=range(num_classes), yticks=range(num_classes))
+    ax.set_title("confusion matrix (log colour scale)")
     fig.tight_layout()
     return fig
 
 
 def plot_lr_find(result: LRFinderResult, ax=None) -> Figure:
-    """The LR range test: smoothed loss against the learning rate (log scale), the suggestion marked.
-
-    `result` is what `lr_finder.lr_find` returns; the faint line is the loss of each batch. Pass `ax`
-    to draw into an existing chart.
-    """
+    """`lr_find`'s smoothed loss (faint: each batch's) against the learning rate, picks marked; or into `ax`."""
     fig, ax = plt.subplots(figsize=(7, 4)) if ax is None else (ax.figure, ax)
     lrs, losses = result.lrs, result.losses
     ax.plot(lrs, result.raw_losses, color="gray", alpha=0.3, linewidth=0.8, label="loss per batch")
@@ -147,10 +131,9 @@ def plot_lr_find(result: LRFinderResult, ax=None) -> Figure:
 
 
 def plot_schedule(history: History, trace: dict, steps_per_epoch: int, floor: float | None = None) -> Figure:
-    """Evaluation accuracy per epoch above the learning rate and momentum of every step.
+    """Evaluation accuracy per epoch above the learning rate and momentum of every step (`trace_schedule`'s).
 
-    `trace` is what `train.trace_schedule` returns. The accuracy axis is zoomed to where the action
-    is (from `floor` %, by default a little below the third epoch's accuracy).
+    The accuracy axis is zoomed to where the action is: from `floor` %, by default just below the third epoch's.
     """
     fig, (ax_acc, ax_lr) = plt.subplots(2, 1, figsize=(9, 6), sharex=True, height_ratios=(3, 2))
     accs = [100 * a for a in history.column("eval_acc")]
@@ -166,8 +149,7 @@ def plot_schedule(history: History, trace: dict, steps_per_epoch: int, floor: fl
     ax_momentum = ax_lr.twinx()
     ax_momentum.plot(steps, trace["momentum"], color="C2", linestyle=":", label="momentum")
     ax_momentum.set_ylabel("momentum")
-    handles = ax_lr.get_legend_handles_labels()[0] + ax_momentum.get_legend_handles_labels()[0]
-    ax_lr.legend(handles, [h.get_label() for h in handles], loc="upper right")
+    ax_lr.legend(handles=ax_lr.get_lines() + ax_momentum.get_lines(), loc="upper right")  # one legend, two axes
     for ax in (ax_acc, ax_lr):
         ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -179,9 +161,8 @@ def plot_frontier(
 ) -> Figure:
     """Min-of-last-3 test accuracy (mean ± std over seeds) against parameters, log scale.
 
-    `points` are summaries of runs (label -> `runs.Summary`); each is annotated with how many
-    of its seeds reached the target accuracy (whatever their parameter budget). `references` are
-    single reported figures (label -> (params, accuracy %)), drawn as crosses: claims, not measured.
+    `points`: label -> `runs.Summary`, each labelled with how many seeds reached `target` (whatever
+    their size). `references`: label -> (params, accuracy %), reported figures drawn as crosses, not measured.
     """
     fig, ax = plt.subplots(figsize=(11, 5))
     for i, (label, s) in enumerate(points.items()):
