@@ -168,12 +168,17 @@ def plot_frontier(
     for i, (label, s) in enumerate(points.items()):
         ax.errorbar(s.params, 100 * s.min3_mean, yerr=100 * s.min3_std, fmt="o", capsize=4, color=f"C{i % 10}",
                     label=f"{label} ({s.reached}/{s.seeds} reached {target}%)")  # fmt: skip
-    for label, (params, acc) in (references or {}).items():
+    sizes = [s.params for s in points.values()] + [p for p, _ in (references or {}).values()]
+    for i, (label, (params, acc)) in enumerate((references or {}).items()):
         ax.plot(params, acc, "x", color="black", markersize=9)
-        ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        # below the cross, each a line lower than the last (the measured points sit above the
+        # target), and towards the middle of the chart so that no label runs off its edge
+        side = -1 if params > max(sizes) / 2 else 1
+        ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6 * side, -14 - 11 * i), fontsize=8,
+                    ha="right" if side < 0 else "left",
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})  # fmt: skip
     ax.axhline(target, color="gray", linestyle="--", label=f"target {target}%")
     ax.set_xscale("log")
-    sizes = [s.params for s in points.values()] + [p for p, _ in (references or {}).values()]
     ax.set_xlim(0.8 * min(sizes), 1.25 * max(sizes))
     ax.set(xlabel="parameters (log scale)", ylabel="min of last 3 epochs (%)",
            title="accuracy against size: mean ± std over seeds")  # fmt: skip

@@ -143,7 +143,8 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # budget moved into the convolutions, where parameters are *shared* across positions: a 3×3 kernel
 # is used at every one of the 100 positions of a 10×10 map.
 #
-# Why is RF 18 at the head enough? MNIST digits fill a 20×20 box in the middle of the 28×28 image,
+# Why is RF 18 at the head enough? MNIST digits were scaled to fit a 20×20 box and placed in the
+# 28×28 image by their centre of mass, so they sit in its middle,
 # so a feature that sees 18×18 pixels can respond to a whole loop or a stroke crossing — the parts
 # that tell a 4 from a 9 — and its 6×6 positions together cover the entire image. Averaging them
 # loses only *where* each part was. Averaging earlier (say at 10×10, RF 10) would average features
@@ -307,9 +308,9 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 # that line by chance, so treat it as a strong hint rather than a proof. The others cannot be ranked
 # with confidence: taking BatchNorm out and dropping whole channels (`Dropout2d`) land on the low
 # side, while removing Dropout, session 1's batch and rate, and the 2×2 head are not lower — at
-# this small rate and with augmentation on, this network does not measurably need Dropout. The
-# seeds' spread (the ± of each row, every seed scored on the same test images) is below one test
-# reading's 0.08-point error, so the verdicts use that error as their floor; more seeds, not longer
+# this small rate and with augmentation on, this network does not measurably need Dropout. Most
+# rows' seed spread (the ± of each row, every seed scored on the same test images) is below one test
+# reading's 0.08-point error (`PADDING=1`'s is not), so the verdicts use that error as their floor; more seeds, not longer
 # training, would sharpen them (the error shrinks as 1/√seeds). A
 # "within the noise" verdict is a change these seeds cannot tell apart from the default — not proof
 # that it does nothing.
