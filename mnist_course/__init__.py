@@ -3,7 +3,8 @@
 One module per concern: `files` (MNIST on disk: staging, checksums, reading), `data` (tensors to
 batches: splits, augmentation, loaders), `train` (the loop, seeds, device), `history` (what a run
 measured), `checkpoints` (save and resume), `cpu` (threads, sharing the cores, memory layout),
-`model_info` (parameters, receptive fields, the rubric), `plots`, `digits` (your own digits),
+`model_info` (parameters, multiply-adds, receptive fields, the rubric), `stats` (Welch, McNemar,
+Holm), `plots`, `digits` (your own digits),
 `lr_finder` (the learning-rate range test and the schedule's trace), `layers` (a cheaper Dropout mask
 on the CPU), `course` (fast mode and the results cell), `experiments` (the committed runs, read-only)
 and `atomic` (crash-safe file writes). The course's own machinery lives in `runner/`.
@@ -17,7 +18,7 @@ from .files import DataError, load_mnist, stage
 from .history import History
 from .layers import FastDropout
 from .lr_finder import lr_find, trace_schedule
-from .model_info import check_rubric, count_params, print_layer_table, summary
+from .model_info import check_rubric, count_params, multiply_adds, print_layer_table, summary
 from .train import TrainingError, evaluate, fit, pick_device, predict, seed_everything
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "load_mnist",
     "lr_find",
     "make_loaders",
+    "multiply_adds",
     "pick_device",
     "predict",
     "prepare_digit",

@@ -14,6 +14,36 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def multiply_adds(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> int:
+    """Multiply-adds of one image's forward pass through the convolutions and linear layers.
+
+    This, not the parameter count, is what the computation costs: a 3×3 kernel's 9·c_in·c_out weights
+    are applied at every position of its output map. (BatchNorm, ReLU, pooling and Dropout are left
+    out: a few operations per value, small next to the convolutions.) Deterministic, unlike timings.
+    """
+    total = 0
+
+    def hook(module: nn.Module, inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            total += output[0].numel() * (module.in_channels // module.groups) * kh * kw
+        elif isinstance(module, nn.Linear):
+            total += output[0].numel() * module.in_features
+
+    device = next(model.parameters()).device
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_size, device=device))
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    return total
+
+
 def summary(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> None:
     """Print the torchsummary table, whatever device the model is on.
 

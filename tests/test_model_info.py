@@ -1,7 +1,7 @@
 import pytest
 from torch import nn
 
-from mnist_course.model_info import check_rubric, count_params, layer_table, print_layer_table, summary
+from mnist_course.model_info import check_rubric, count_params, layer_table, multiply_adds, print_layer_table, summary
 
 
 def small_net():
@@ -67,3 +67,13 @@ def test_flatten_for_a_fully_connected_head_covers_the_whole_map():
     rows = layer_table(net)
     assert (rows[3].output, rows[3].rf, rows[3].jump) == ((4, 5, 5), 10, 4)
     assert rows[4].rf == 10 + 4 * 4 and rows[5].rf == 26
+
+
+def test_multiply_adds_count_each_weight_once_per_output_position():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 1, bias=False), nn.Flatten(),
+                          nn.Linear(8 * 13 * 13, 10))  # fmt: skip
+    # 26x26 positions x 4 maps x 9 weights; 13x13 x 8 x 4; 1352 x 10
+    assert multiply_adds(model) == 26 * 26 * 4 * 9 + 13 * 13 * 8 * 4 + 1352 * 10
+    padded = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1))  # same weights, more positions
+    assert multiply_adds(padded) == 28 * 28 * 4 * 9 and count_params(padded) == count_params(nn.Conv2d(1, 4, 3))
+    assert model.training  # left in the mode it was in
