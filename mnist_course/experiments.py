@@ -6,6 +6,7 @@ validation split, the full runs' histories. Nothing here is typed: every number 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from .history import History
@@ -23,52 +24,55 @@ from .runs import (
     summarize,
     variant_name,
 )
+from .stats import holm, welch
 
 
-def _spread(mean: float, std: float, test_images: int = 10_000) -> float:
-    """Spread of one run's accuracy: the seeds' std, but never below the binomial standard error of
-    one reading on the test set (three seeds can agree by chance)."""
-    return max(std, (mean * (1 - mean) / test_images) ** 0.5)
+def _test_line(values: list[float], baseline: list[float]) -> tuple[str, float | None, str]:
+    """Welch's test of `values` against `baseline` (accuracies as fractions): the table cell (the
+    difference in points and its 95% interval), p (None with fewer than 2 runs a side), and the words."""
+    delta = 100 * (sum(values) / len(values) - sum(baseline) / len(baseline)) if values and baseline else 0.0
+    if len(values) < 2 or len(baseline) < 2:
+        return f"{delta:+.2f}", None, f"{delta:+.2f} points; fewer than 2 runs a side, so no test"
+    w = welch(values, baseline)
+    if not (math.isfinite(w.t) and math.isfinite(w.p)):  # no spread on either side: nothing to test against
+        return f"{delta:+.2f}", None, f"{delta:+.2f} points; the runs of each side are identical, so no test"
+    cell = f"{100 * w.difference:+.2f} [{100 * w.low:+.2f}, {100 * w.high:+.2f}]"
+    words = f"{100 * w.difference:+.2f} points, 95% CI [{100 * w.low:+.2f}, {100 * w.high:+.2f}], " \
+            f"Welch t = {w.t:.1f} on {w.df:.1f} df, p = {w.p:.2g}"  # fmt: skip
+    return cell, w.p, words
 
 
-def _error_of_difference(a: tuple[float, float, int], b: tuple[float, float, int], test_images: int) -> float:
-    """Standard error, in points, of the difference of two means, each given as (mean, std, runs)."""
-    return 100 * sum(_spread(mean, std, test_images) ** 2 / runs for mean, std, runs in (a, b)) ** 0.5
+def verdict(p: float | None, difference: float, alpha: float = 0.05) -> str:
+    """"higher" or "lower" when p < alpha, else "not distinguishable from the baseline with these seeds"."""
+    if p is None or p >= alpha:
+        return "not distinguishable from the baseline with these seeds"
+    return "higher" if difference > 0 else "lower"
 
 
-def _reading(delta: float, error: float) -> str:
-    """`compare_variants`' verdict on a difference in points: within the noise unless beyond 2 errors."""
-    verdict = "within the noise" if abs(delta) <= 2 * error else ("higher" if delta > 0 else "lower")
-    return f"{verdict} ({delta:+.2f} points, {abs(delta) / error:.1f}x its error)"
-
-
-def difference(values: list[float], baseline: list[float], test_images: int = 10_000) -> str:
-    """How `values` (accuracies as fractions, one per run) differ from `baseline` on average, read
-    with `compare_variants`' rule: the difference of the means in points against its standard error
-    (each side's spread over runs, floored at one test reading's binomial error)."""
+def difference(values: list[float], baseline: list[float]) -> str:
+    """How `values` (accuracies as fractions, one per run) differ from `baseline` on average, by
+    Welch's t-test: the difference in points, its 95% interval and p, and the verdict at 5%."""
     if not values or not baseline:
         return "no runs to compare yet"
-    (a, a_std), (b, b_std) = mean_std(values), mean_std(baseline)
-    error = _error_of_difference((a, a_std, len(values)), (b, b_std, len(baseline)), test_images)
-    return _reading(100 * (a - b), error)
+    _, p, words = _test_line(values, baseline)
+    return f"{verdict(p, sum(values) / len(values) - sum(baseline) / len(baseline))} ({words})"
 
 
 def compare_variants(
     notebook: str,
     variants: dict[str, str],
     results_dir: str | Path | None = None,
-    test_images: int = 10_000,
     baseline: str = DEFAULT_VARIANT,
 ) -> str:
     """A text table of `baseline` (the default) and `variants` ({variant: what it changes}) over seeds.
 
-    Per row: params, seeds, passes, min-of-last-3 and final accuracy (mean ± std), the difference
-    from the baseline in points with its standard error, and a reading: "within the noise" unless the
-    difference exceeds twice its standard error. The standard error uses each variant's spread
-    over seeds, floored at the binomial error of one test reading (≈ 0.08 points near 99.4%).
-    Variants without runs get the command that makes them. Against a baseline other than the
-    default, each row under the baseline's is named by what it changes against it (long names made
-    the table hard to read), and a line above the table says so.
+    Per row: params, seeds, passes, min-of-last-3 and final accuracy (mean ± std), and against the
+    baseline the difference of the mean min-of-last-3 in points with its 95% interval and p, from
+    Welch's t-test over the seeds, then Holm-adjusted for the table's family of comparisons
+    (seconds per epoch only when every run recorded the same machine). The test compares seeds:
+    every run is scored on the same test digits, so that test set's own sampling error is shared
+    and cancels in a difference. Variants without runs get the command that makes them. Against a
+    baseline other than the default, each row under the baseline's is named by what it changes.
     """
     if (where := results_folder(results_dir)) is None:
         return NO_RESULTS
@@ -82,31 +86,44 @@ def compare_variants(
         defaults = {n: p.default for n, p in notebook_parameters(source).items()} if source.is_file() else {}
         label = {v: _change_against(v, baseline, runs, defaults) for v in variants}
     against = "baseline" if relative else baseline
-    rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {against} (points)", "s/epoch")]
-    readings = []
+    rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {against} [95% CI]", "p (Holm)",
+             "s/epoch")]  # fmt: skip
+    readings, tests = [], {}
+    min3 = {v: [r["min_last3_test_acc"] for r in rs if "error" not in r] for v, rs in runs.items()}
+    for variant in variants:
+        if variant in found and base is not None and variant != baseline:
+            tests[variant] = _test_line(min3[variant], min3[baseline])
+    family = [v for v in tests if tests[v][1] is not None]
+    adjusted = dict(zip(family, holm([tests[v][1] for v in family]), strict=True))
     for variant, what in {baseline: "the baseline", **variants}.items():
         s = found.get(variant)
         if s is None or s.seeds == s.failed:
             readings.append(_no_runs_line(notebook, variant))
             continue
-        diff = ""
-        if base is not None and variant != baseline and base.seeds > base.failed:
-            delta = 100 * (s.min3_mean - base.min3_mean)
-            error = _error_of_difference(
-                (s.min3_mean, s.min3_std, s.seeds - s.failed),
-                (base.min3_mean, base.min3_std, base.seeds - base.failed),
-                test_images,
-            )
-            diff = f"{delta:+.2f} ± {error:.2f}"
-            readings.append(f"{label.get(variant, variant)} ({what}): {_reading(delta, error)}")
+        cell, p_cell = "", ""
+        if variant in tests:
+            cell, p, words = tests[variant]
+            p_cell = f"{adjusted[variant]:.2g}" if variant in adjusted else "–"
+            delta = s.min3_mean - base.min3_mean
+            readings.append(f"{label.get(variant, variant)} ({what}): {verdict(adjusted.get(variant), delta)} "
+                            f"({words}; Holm-adjusted p = {p_cell})")  # fmt: skip
         failed = f" ({s.failed} failed)" if s.failed else ""
         rows.append((
             label.get(variant, variant), f"{s.params:,}", str(s.seeds), f"{s.passed}/{s.seeds}{failed}",
-            f"{s.min3_mean:.2%} ± {s.min3_std:.2%}", f"{s.final_mean:.2%} ± {s.final_std:.2%}", diff,
+            f"{s.min3_mean:.2%} ± {s.min3_std:.2%}", f"{s.final_mean:.2%} ± {s.final_std:.2%}", cell, p_cell,
             f"{s.seconds_per_epoch:.1f}",
         ))  # fmt: skip
     header = ["the first row is the baseline; each row under it names what it changes"] if relative else []
-    return "\n".join([*header, *_aligned(rows), "", *readings])
+    return "\n".join([*header, *_aligned(_timed_on_one_machine(rows, found)), "", *readings])
+
+
+def _timed_on_one_machine(rows: list[tuple[str, ...]], found: dict[str, Summary]) -> list[tuple[str, ...]]:
+    """The rows with their s/epoch column only if every run of every row recorded the same machine:
+    seconds from different machines (or unrecorded ones) say more about the machines than the models."""
+    machines = {found[v].machine if v in found else None for v in found if any(r[0] == v for r in rows[1:])}
+    if len(machines) == 1 and None not in machines and len(rows) > 1:
+        return [rows[0][:-1] + (f"s/epoch ({machines.pop()})",), *rows[1:]]
+    return [row[:-1] for row in rows]
 
 
 def _no_runs_line(notebook: str, variant: str) -> str:

@@ -116,6 +116,19 @@ class Summary:
     params: int
     seconds_per_epoch: float
     reached: int = 0  # runs whose min of last 3 reached the target, whatever their parameter budget
+    machine: str | None = None  # the one machine every run recorded; None if they differ or some did not say
+
+
+def machine_of(runs: list[dict]) -> str | None:
+    """"CPU model, N threads" (or the GPU) if every run recorded the same machine, else None: timings
+    from different machines (or from runs made before run files recorded it) must not be compared."""
+    seen = set()
+    for r in runs:
+        m = r.get("machine")
+        if m is None:
+            return None
+        seen.add(f"{m['gpu']}" if m.get("gpu") else f"{m['cpu']}, {m['threads']} thread{'s' * (m['threads'] > 1)}")
+    return seen.pop() if len(seen) == 1 else None
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -135,7 +148,7 @@ def summarize(variant: str, runs: list[dict]) -> Summary:
     return Summary(
         variant, len(runs), sum(r["passed"] for r in done), len(runs) - len(done), *min3, *final,
         done[0]["params"], statistics.fmean(epoch_seconds),
-        sum(r["min_last3_test_acc"] >= r.get("target_acc", 0.994) for r in done),
+        sum(r["min_last3_test_acc"] >= r.get("target_acc", 0.994) for r in done), machine_of(done),
     )  # fmt: skip
 
 

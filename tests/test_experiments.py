@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mnist_course import course, experiments, runs
+from mnist_course import course, experiments, runs, stats
 from mnist_course.__main__ import main
 from mnist_course.runner import notebooks, plan, readme, sweep
 from mnist_course.runs import ParameterError
@@ -191,19 +191,35 @@ def _write_run(results, notebook, variant, seed, min3, extra=None, params=100):
     path.write_text(json.dumps(record))
 
 
-def test_compare_variants_reads_differences_against_their_noise(tmp_path):
+def test_compare_variants_tests_each_variant_with_welch_and_corrects_with_holm(tmp_path):
     for seed, acc in enumerate((0.9940, 0.9944, 0.9948), 1):
         _write_run(tmp_path, "nb", "default", seed, acc)
-        _write_run(tmp_path, "nb", "X=0", seed, acc - 0.0050)  # far below: 0.50 points
-        _write_run(tmp_path, "nb", "Y=1", seed, acc + 0.0004)  # 0.04 points: noise
+        _write_run(tmp_path, "nb", "X=0", seed, acc - 0.0050 + 0.0001 * seed)  # far below: about 0.50 points
+        _write_run(tmp_path, "nb", "Y=1", seed, acc + 0.0004)  # 0.04 points above, same spread: no difference
     text = experiments.compare_variants("nb", {"X=0": "x off", "Y=1": "y on", "Z=2": "z"}, tmp_path)
-    # The seeds' std (0.04 points) is below one reading's binomial error, sqrt(p(1 - p) / 10,000):
-    # 0.075 points at 99.44% and 0.102 at 98.94%, so the difference's error is
-    # sqrt((0.075^2 + 0.102^2) / 3) = 0.073 points.
-    assert "-0.50 ± 0.07" in text and "X=0 (x off): lower (-0.50 points, 6.8x its error)" in text
-    assert "Y=1 (y on): within the noise (+0.04 points" in text
+    x = stats.welch([a - 0.0050 + 0.0001 * s for s, a in enumerate((0.9940, 0.9944, 0.9948), 1)],
+                    [0.9940, 0.9944, 0.9948])  # fmt: skip
+    y = stats.welch([a + 0.0004 for a in (0.9940, 0.9944, 0.9948)], [0.9940, 0.9944, 0.9948])
+    px, py = stats.holm([x.p, y.p])
+    assert f"{100 * x.difference:+.2f} [{100 * x.low:+.2f}, {100 * x.high:+.2f}]" in text
+    assert f"X=0 (x off): lower ({100 * x.difference:+.2f} points" in text and f"Holm-adjusted p = {px:.2g})" in text
+    assert "Y=1 (y on): not distinguishable from the baseline with these seeds (+0.04 points" in text
+    assert py > 0.05 and px < 0.05
     assert "Z=2: no completed runs yet (python -m mnist_course run notebooks/nb.ipynb -p Z=2 --seeds 1-3)" in text
     assert "99.44% ± 0.04%" in text and "3/3" in text and "0/3" in text  # mean ± std, passes
+    assert "s/epoch" not in text  # these runs recorded no machine: no time column
+
+
+def test_seconds_per_epoch_show_only_when_every_run_recorded_one_machine(tmp_path):
+    machine = {"cpu": "Some CPU", "gpu": None, "device": "cpu", "threads": 1, "os": "Linux", "python": "3.11"}
+    for variant in ("default", "A=1"):
+        for seed in (1, 2):
+            _write_run(tmp_path, "nb", variant, seed, 0.99)
+            path = tmp_path / "runs" / "nb" / variant / f"seed{seed}.json"
+            path.write_text(json.dumps(json.loads(path.read_text()) | {"machine": machine}))
+    assert "s/epoch (Some CPU, 1 thread)" in experiments.compare_variants("nb", {"A=1": "a"}, tmp_path)
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"machine": machine | {"threads": 2}}))
+    assert "s/epoch" not in experiments.compare_variants("nb", {"A=1": "a"}, tmp_path)
 
 
 def test_compare_extra_averages_recorded_figures_over_seeds(tmp_path):
@@ -238,7 +254,7 @@ def test_compare_variants_can_compare_against_another_baseline(tmp_path):
     text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1")
     assert text.startswith("the first row is the baseline; each row under it names what it changes")
     assert "\nV=1 " in text
-    assert "vs baseline (points)" in text and "-1.00 ±" in text and "LR=0.1 (faster): lower" in text
+    assert "vs baseline [95% CI]" in text and "-1.00" in text and "so no test" in text and "LR=0.1 (faster): " in text
 
 
 def test_rows_against_another_baseline_are_named_by_what_they_change(tmp_path):
@@ -252,14 +268,17 @@ def test_rows_against_another_baseline_are_named_by_what_they_change(tmp_path):
         path = tmp_path / "runs" / "nb" / variant / f"seed{parameters['SEED']}.json"
         path.write_text(json.dumps(json.loads(path.read_text()) | {"parameters": parameters}))
     text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1,W=2")
-    assert "\nW=0,LR=0.1 " in text and "W=0,LR=0.1 (faster): within the noise" in text
+    assert "\nW=0,LR=0.1 " in text and "W=0,LR=0.1 (faster): not distinguishable" in text
 
 
-def test_difference_reads_any_two_sets_of_accuracies_like_compare_variants():
-    # Same numbers as the compare_variants test: 0.50 points lower, error 0.073 points.
+def test_difference_is_welchs_test_at_five_percent():
     default = [0.9940, 0.9944, 0.9948]
-    assert experiments.difference([a - 0.0050 for a in default], default) == "lower (-0.50 points, 6.8x its error)"
-    assert experiments.difference([a + 0.0004 for a in default], default).startswith("within the noise (+0.04 points")
+    lower = [a - 0.0050 + 0.0001 * i for i, a in enumerate(default)]
+    assert experiments.difference(lower, default).startswith("lower (-0.49 points, 95% CI [")
+    assert experiments.difference([a + 0.0004 for a in default], default).startswith(
+        "not distinguishable from the baseline with these seeds (+0.04 points"
+    )
+    assert experiments.difference([0.99], default).endswith("fewer than 2 runs a side, so no test)")
     assert experiments.difference([], default) == "no runs to compare yet"
 
 
@@ -276,4 +295,4 @@ def test_a_parameter_older_runs_lack_is_read_as_the_notebooks_default(tmp_path):
         path = results / "runs" / "nb" / variant / "seed1.json"
         path.write_text(json.dumps(json.loads(path.read_text()) | {"parameters": parameters}))
     text = experiments.compare_variants("nb", {"DROPOUT=0.0": "off"}, results, baseline="PRECISION=bfloat16")
-    assert "DROPOUT=0.0,PRECISION=float32 (off): within the noise" in text
+    assert "DROPOUT=0.0,PRECISION=float32 (off): not distinguishable" in text
