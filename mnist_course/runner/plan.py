@@ -40,6 +40,9 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         "VAL_SPLIT=True": [1, 2, 3, 4, 5],
         "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],
         "VAL_SPLIT=True,DROPOUT=0.02": [1, 2, 3, 4, 5],
+        # session 1's batch and rate: level with the default on the test set (looked at there once,
+        # so the decision is made here, on validation only)
+        "VAL_SPLIT=True,BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3, 4, 5],
     },
     "03_1x1_transitions": {
         "default": [1, 2, 3, 4, 5],
