@@ -66,6 +66,7 @@ class Layer:
     params: int
     rf: int  # receptive field in input pixels, along one side
     jump: int  # input pixels between two neighbouring outputs
+    start: int = 0  # input pixel where the first output's field begins (negative: it starts in the padding)
 
 
 def _side(value: int | tuple[int, ...]) -> int:
@@ -80,18 +81,19 @@ def layer_table(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> 
     fully connected layer, acts like a kernel as large as the map. Only nn.Module layers are seen, not F.* calls.
     """
     rows: list[Layer] = []
-    rf, jump = 1, 1
+    rf, jump, start = 1, 1, 0
     names = {module: name for name, module in model.named_modules()}
 
     def hook(module: nn.Module, inputs, output: torch.Tensor) -> None:
-        nonlocal rf, jump
+        nonlocal rf, jump, start
         if isinstance(module, nn.Conv2d | nn.MaxPool2d | nn.AvgPool2d):
             k, s, d = (_side(getattr(module, a, 1)) for a in ("kernel_size", "stride", "dilation"))
+            start -= _side(getattr(module, "padding", 0)) * jump
             rf, jump = rf + (k - 1) * d * jump, jump * s
         elif isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d | nn.Flatten) and inputs[0].dim() == 4:
             rf += (inputs[0].shape[-1] - 1) * jump
         params = sum(p.numel() for p in module.parameters(recurse=False))
-        rows.append(Layer(names[module], type(module).__name__, tuple(output.shape[1:]), params, rf, jump))
+        rows.append(Layer(names[module], type(module).__name__, tuple(output.shape[1:]), params, rf, jump, start))
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]  # the leaves
     was_training = model.training
@@ -162,3 +164,32 @@ def check_rubric(model: nn.Module, max_params: int, require: tuple[str, ...] = (
         else:
             rubric.checks.append((found, f"uses {label}" + ("" if found else " (none found)")))
     return rubric
+
+
+def class_activation_maps(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Each digit's evidence for each class at each position, for a model that ends in global average
+    pooling then one linear layer (sessions 2 and 3): (N, classes, h, w) on the last map before GAP.
+
+    The logit of class c is the bias plus the *average* over positions of Σ_k w_ck·A_k: this map,
+    before the average. It shows where the network found its evidence, which GAP keeps, and that
+    the answer is a sum over positions, which is what GAP loses: where things were relative to
+    each other.
+    """
+    pools = [m for m in model.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not pools or not linears or _side(pools[-1].output_size) != 1:
+        raise ValueError("class activation maps need a model ending in AdaptiveAvgPool2d(1) and one Linear layer")
+    features = {}
+
+    def keep(module: nn.Module, inputs, output: torch.Tensor) -> None:  # None: the output stays as it is
+        features["maps"] = inputs[0]
+
+    handle = pools[-1].register_forward_hook(keep)
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(images)
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return torch.einsum("ck,nkhw->nchw", linears[-1].weight.detach(), features["maps"])

@@ -186,3 +186,63 @@ def plot_frontier(
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the points fill the chart
     fig.tight_layout()
     return fig
+
+
+def show_receptive_fields(image: torch.Tensor, model: torch.nn.Module) -> Figure:
+    """A digit with the receptive field of the centre unit of each convolution drawn on it as a box.
+
+    From `model_info.layer_table`: where the field of the first output starts, its size and the
+    jump between outputs. Boxes that reach past the image are cut at its edge (that part is padding).
+    """
+    from matplotlib.patches import Rectangle
+
+    from .model_info import layer_table
+
+    size = image.shape[-1]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.imshow(image.squeeze().float().cpu().numpy(), cmap="gray")
+    convs = [row for row in layer_table(model, (1, size, size)) if row.kind == "Conv2d" and row.rf > 1]
+    for i, row in enumerate(convs):
+        low = row.start + (row.output[-1] - 1) // 2 * row.jump  # the centre unit's first pixel
+        low, high = max(low, 0), min(low + row.rf, size)
+        ax.add_patch(Rectangle((low - 0.5, low - 0.5), high - low, high - low, fill=False, lw=2, color=f"C{i % 10}",
+                               label=f"{row.name}: RF {row.rf}"))  # fmt: skip
+    ax.set_axis_off()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    return fig
+
+
+def show_class_activation_maps(images: torch.Tensor, cams: torch.Tensor, labels: torch.Tensor,
+                               preds: torch.Tensor) -> Figure:  # fmt: skip
+    """Each digit next to the map of its predicted class and of its true class (`model_info.
+    class_activation_maps`), scaled up to the digit's size: where the evidence for each answer was."""
+    fig, axes = plt.subplots(len(images), 3, figsize=(5.4, 1.8 * len(images)), squeeze=False)
+    size = images.shape[-2:]
+    for row, (x, cam, label, pred) in enumerate(zip(images, cams, labels.tolist(), preds.tolist(), strict=True)):
+        maps = torch.nn.functional.interpolate(cam[None, [pred, label]], size=size, mode="bilinear")[0]
+        panels = [(x.squeeze(), "gray", f"true {label}"), (maps[0], "magma", f"evidence for {pred}"),
+                  (maps[1], "magma", f"evidence for {label}")]  # fmt: skip
+        for ax, (picture, cmap, title) in zip(axes[row], panels, strict=True):
+            ax.imshow(picture.float().cpu().numpy(), cmap=cmap)
+            ax.set_title(title, fontsize=8)
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def plot_parameter_ledger(models: dict[str, torch.nn.Module]) -> Figure:
+    """Parameters per layer of each model, one bar chart per model on a shared scale: where the
+    budget sits (session 1: the fully connected layer; sessions 2 and 3: the convolutions)."""
+    from .model_info import layer_table
+
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), sharey=True, squeeze=False)
+    for ax, (name, model) in zip(axes[0], models.items(), strict=True):
+        rows = [r for r in layer_table(model) if r.params]
+        ax.bar(range(len(rows)), [r.params for r in rows], color=[f"C{i % 10}" for i in range(len(rows))])
+        ax.set_xticks(range(len(rows)), [f"{r.kind}\n{r.name}" for r in rows], rotation=90, fontsize=7)
+        ax.set_title(f"{name}: {sum(r.params for r in rows):,} parameters", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("parameters")
+    fig.tight_layout()
+    return fig

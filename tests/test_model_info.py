@@ -1,7 +1,16 @@
 import pytest
+import torch
 from torch import nn
 
-from mnist_course.model_info import check_rubric, count_params, layer_table, multiply_adds, print_layer_table, summary
+from mnist_course.model_info import (
+    check_rubric,
+    class_activation_maps,
+    count_params,
+    layer_table,
+    multiply_adds,
+    print_layer_table,
+    summary,
+)
 
 
 def small_net():
@@ -77,3 +86,24 @@ def test_multiply_adds_count_each_weight_once_per_output_position():
     padded = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1))  # same weights, more positions
     assert multiply_adds(padded) == 28 * 28 * 4 * 9 and count_params(padded) == count_params(nn.Conv2d(1, 4, 3))
     assert model.training  # left in the mode it was in
+
+
+def test_receptive_field_start_follows_the_padding():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3))
+    rows = layer_table(model)
+    assert [(r.rf, r.jump, r.start) for r in rows] == [(3, 1, -1), (4, 2, -1), (8, 2, -1)]
+    # the unpadded convolution after the pool adds nothing to the start: its first output's field begins
+    # where the pool's first output's field begins
+
+
+def test_class_activation_maps_average_to_the_logits():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))
+    x = torch.randn(2, 1, 28, 28)
+    cams = class_activation_maps(model, x)
+    assert cams.shape == (2, 10, 26, 26) and model.training
+    with torch.no_grad():
+        logits = model(x)
+    assert torch.allclose(cams.mean(dim=(2, 3)) + model[-1].bias, logits, atol=1e-5)
+    with pytest.raises(ValueError, match="AdaptiveAvgPool2d"):
+        class_activation_maps(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), x)

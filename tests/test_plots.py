@@ -57,3 +57,22 @@ def test_confusion_counts():
     fig = plots.plot_confusion(predictions())
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert texts == {"1", "2", "3"}
+
+
+def test_pictures_that_need_no_training():
+    from torch import nn
+
+    from mnist_course.model_info import class_activation_maps
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(4, 10))  # fmt: skip
+    digit = torch.rand(1, 28, 28)
+    fig = plots.show_receptive_fields(digit, model)
+    assert isinstance(fig, Figure) and [p.get_width() for p in fig.axes[0].patches] == [3, 5]
+    x = torch.rand(2, 1, 28, 28)
+    cams = class_activation_maps(model, x)
+    fig = plots.show_class_activation_maps(x, cams, torch.tensor([1, 2]), torch.tensor([1, 7]))
+    assert len(fig.axes) == 6
+    fig = plots.plot_parameter_ledger({"a": model, "b": nn.Sequential(nn.Flatten(), nn.Linear(784, 10))})
+    assert len(fig.axes) == 2 and len(fig.axes[1].patches) == 1  # one layer with parameters
