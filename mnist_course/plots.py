@@ -47,17 +47,27 @@ def show_augmentations(images: torch.Tensor, augment: Augment, variants: int = 7
     return fig
 
 
-def plot_history(history: History, title: str = "") -> Figure:
-    """Loss and accuracy per epoch, train vs evaluation set."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 3.8))
+def plot_history(history: History, title: str = "", target: float | None = 99.4, last: int = 5) -> Figure:
+    """Loss and accuracy per epoch, train vs evaluation set, and the evaluation accuracy of the `last`
+    epochs zoomed around the `target` (%): the 0–100% axis hides the tenths of a point that decide it."""
+    panels = 3 if target is not None else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8))
     epochs, name = history.column("epoch"), history.eval_name
+    ax_loss, ax_acc = axes[0], axes[1]
     ax_loss.plot(epochs, history.column("train_loss"), "o-", label="train")
     ax_loss.plot(epochs, history.column("eval_loss"), "o-", label=name)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.plot(epochs, [100 * a for a in history.column("train_acc")], "o-", label="train (augmented)")
     ax_acc.plot(epochs, [100 * a for a in history.column("eval_acc")], "o-", label=name)
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (ax_loss, ax_acc):
+    if target is not None:
+        zoom, tail = axes[2], [100 * a for a in history.column("eval_acc")[-last:]]
+        zoom.plot(epochs[-last:], tail, "o-", color="C1", label=name)
+        zoom.axhline(target, color="gray", linestyle="--", label=f"target {target}%")
+        zoom.set_ylim(min(min(tail), target) - 0.15, max(max(tail), target) + 0.15)
+        zoom.set(xlabel="epoch", ylabel="accuracy (%)", title=f"{name} accuracy, last {last} epochs")
+        zoom.set_xticks(epochs[-last:])
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
@@ -216,15 +226,17 @@ def show_receptive_fields(image: torch.Tensor, model: torch.nn.Module) -> Figure
 def show_class_activation_maps(images: torch.Tensor, cams: torch.Tensor, labels: torch.Tensor,
                                preds: torch.Tensor) -> Figure:  # fmt: skip
     """Each digit next to the map of its predicted class and of its true class (`model_info.
-    class_activation_maps`), scaled up to the digit's size: where the evidence for each answer was."""
+    class_activation_maps`), scaled up to the digit's size and on one colour scale per row: where the
+    evidence for each answer was, and how strong."""
     fig, axes = plt.subplots(len(images), 3, figsize=(5.4, 1.8 * len(images)), squeeze=False)
     size = images.shape[-2:]
     for row, (x, cam, label, pred) in enumerate(zip(images, cams, labels.tolist(), preds.tolist(), strict=True)):
         maps = torch.nn.functional.interpolate(cam[None, [pred, label]], size=size, mode="bilinear")[0]
-        panels = [(x.squeeze(), "gray", f"true {label}"), (maps[0], "magma", f"evidence for {pred}"),
-                  (maps[1], "magma", f"evidence for {label}")]  # fmt: skip
-        for ax, (picture, cmap, title) in zip(axes[row], panels, strict=True):
-            ax.imshow(picture.float().cpu().numpy(), cmap=cmap)
+        panels = [(x.squeeze(), "gray", f"true {label}", {}),
+                  *((m, "magma", f"evidence for {c}", {"vmin": maps.min(), "vmax": maps.max()})  # one scale a row
+                    for m, c in zip(maps, (pred, label), strict=True))]  # fmt: skip
+        for ax, (picture, cmap, title, scale) in zip(axes[row], panels, strict=True):
+            ax.imshow(picture.float().cpu().numpy(), cmap=cmap, **{k: float(v) for k, v in scale.items()})
             ax.set_title(title, fontsize=8)
             ax.set_axis_off()
     fig.tight_layout()

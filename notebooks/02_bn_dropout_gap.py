@@ -202,6 +202,14 @@ MAX_PARAMS = 10_000
 print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropout", "gap")))
 
 # %% [markdown]
+# **The receptive fields, drawn.** Each box is what the centre unit of one convolution sees of a
+# test digit, from the RF and jump columns of the layer table. The last box is the field of one of
+# the 6×6 positions that GAP averages: nearly the whole digit.
+
+# %% tags=["nbval-ignore-output"]
+plots.show_receptive_fields(mnist.test_images[0], model);
+
+# %% [markdown]
 # ## Training
 #
 # The session 1 recipe — SGD + Nesterov momentum, weight decay 1e-4, one-cycle schedule stepped
@@ -317,6 +325,23 @@ print(experiments.compare_variants("02_bn_dropout_gap", {
 # %% tags=["nbval-ignore-output"]
 predictions = mc.predict(model, test_loader, device)
 plots.show_misclassified(predictions);
+
+# %% [markdown]
+# **What GAP keeps and what it loses.** The head's logit for a digit class is the *average* over the
+# 6×6 positions of one map per class (each position's features weighted by that class's row of the
+# final linear layer): `mc.model_info.class_activation_maps` returns these maps before the average.
+# For a few misclassified digits: the digit, the evidence for the wrong answer, the evidence for the
+# right one (bright: strong evidence; both maps of a row share one colour scale). GAP keeps *where* the evidence was found, as a map, but then
+# sums it: two strokes in the wrong arrangement score like two strokes in the right one.
+
+# %% tags=["nbval-ignore-output"]
+from mnist_course.model_info import class_activation_maps
+
+if HEAD == "gap":  # the maps need a GAP head (HEAD = "fc" averages a 2x2 grid instead)
+    wrong = (predictions["preds"] != predictions["labels"]).nonzero().flatten()[:4]
+    wrong_digits = predictions["inputs"][wrong]
+    maps = class_activation_maps(model, wrong_digits.to(device)).cpu()
+    plots.show_class_activation_maps(wrong_digits, maps, predictions["labels"][wrong], predictions["preds"][wrong]);
 
 # %% tags=["nbval-ignore-output"]
 plots.plot_confusion(predictions);

@@ -76,3 +76,11 @@ def test_pictures_that_need_no_training():
     assert len(fig.axes) == 6
     fig = plots.plot_parameter_ledger({"a": model, "b": nn.Sequential(nn.Flatten(), nn.Linear(784, 10))})
     assert len(fig.axes) == 2 and len(fig.axes[1].patches) == 1  # one layer with parameters
+
+
+def test_history_zooms_on_the_last_epochs_around_the_target():
+    fig = plots.plot_history(history([0.9, 0.98, 0.99, 0.993, 0.995, 0.996]), target=99.4)
+    zoom = fig.axes[2]
+    low, high = zoom.get_ylim()
+    assert len(fig.axes) == 3 and low < 99.3 < 99.4 < 99.6 < high < 99.8
+    assert len(plots.plot_history(history([0.9, 0.98]), target=None).axes) == 2
