@@ -20,6 +20,7 @@ from .runs import (
     notebook_parameters,
     parse_overrides,
     results_folder,
+    run_options,
     summaries,
     summarize,
     variant_name,
@@ -88,7 +89,7 @@ def compare_variants(
     against = "baseline" if relative else baseline
     rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {against} [95% CI]", "p (Holm)",
              "s/epoch")]  # fmt: skip
-    readings, tests = [], {}
+    readings, tests, shown = [], {}, []
     min3 = {v: [r["min_last3_test_acc"] for r in rs if "error" not in r] for v, rs in runs.items()}
     for variant in variants:
         if variant in found and base is not None and variant != baseline:
@@ -108,27 +109,28 @@ def compare_variants(
             readings.append(f"{label.get(variant, variant)} ({what}): {verdict(adjusted.get(variant), delta)} "
                             f"({words}; Holm-adjusted p = {p_cell})")  # fmt: skip
         failed = f" ({s.failed} failed)" if s.failed else ""
+        shown.append(s)
         rows.append((
             label.get(variant, variant), f"{s.params:,}", str(s.seeds), f"{s.passed}/{s.seeds}{failed}",
             f"{s.min3_mean:.2%} ± {s.min3_std:.2%}", f"{s.final_mean:.2%} ± {s.final_std:.2%}", cell, p_cell,
             f"{s.seconds_per_epoch:.1f}",
         ))  # fmt: skip
     header = ["the first row is the baseline; each row under it names what it changes"] if relative else []
-    return "\n".join([*header, *_aligned(_timed_on_one_machine(rows, found)), "", *readings])
+    return "\n".join([*header, *_aligned(_timed_on_one_machine(rows, shown)), "", *readings])
 
 
-def _timed_on_one_machine(rows: list[tuple[str, ...]], found: dict[str, Summary]) -> list[tuple[str, ...]]:
-    """The rows with their s/epoch column only if every run of every row recorded the same machine:
-    seconds from different machines (or unrecorded ones) say more about the machines than the models."""
-    machines = {found[v].machine if v in found else None for v in found if any(r[0] == v for r in rows[1:])}
-    if len(machines) == 1 and None not in machines and len(rows) > 1:
+def _timed_on_one_machine(rows: list[tuple[str, ...]], shown: list[Summary]) -> list[tuple[str, ...]]:
+    """The rows with their s/epoch column only if every run of every row shown recorded the same
+    machine: seconds from different machines (or unrecorded ones) say more about the machines than
+    the models."""
+    machines = {s.machine for s in shown}
+    if len(machines) == 1 and None not in machines:
         return [rows[0][:-1] + (f"s/epoch ({machines.pop()})",), *rows[1:]]
     return [row[:-1] for row in rows]
 
 
 def _no_runs_line(notebook: str, variant: str) -> str:
-    options = "" if variant == DEFAULT_VARIANT else "".join(f" -p {part}" for part in variant.split(","))
-    command = f"python -m mnist_course run notebooks/{notebook}.ipynb{options} --seeds 1-3"
+    command = f"python -m mnist_course run notebooks/{notebook}.ipynb{run_options(variant)} --seeds 1-3"
     return f"{variant}: no completed runs yet ({command})"
 
 

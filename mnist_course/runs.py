@@ -66,6 +66,11 @@ def variant_name(overrides: dict[str, object]) -> str:
     return ",".join(parts) or DEFAULT_VARIANT
 
 
+def run_options(variant: str) -> str:
+    """The `-p NAME=VALUE` options of `python -m mnist_course run` that make `variant` ("" for the default)."""
+    return "" if variant == DEFAULT_VARIANT else "".join(f" -p {part}" for part in variant.split(","))
+
+
 def notebook_parameters(notebook: str | Path) -> dict[str, Parameter]:
     """The cell tagged `parameters` of `notebook`: name -> default value and the comment after it.
 

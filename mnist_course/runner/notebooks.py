@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .. import atomic, course, runs
-from ..runs import DEFAULT_VARIANT, ParameterError, notebook_parameters, variant_name
+from ..runs import ParameterError, notebook_parameters, variant_name
 from ..train import NO_BARS_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -221,8 +221,7 @@ def variant_command(notebook: Path, variant: str, seeds: str) -> str:
     """The command, run from the repository's root, that makes a variant's runs of `notebook`."""
     path = notebook.resolve()
     shown = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else str(path)
-    options = "" if variant == DEFAULT_VARIANT else "".join(f" -p {part}" for part in variant.split(","))
-    return f"python -m mnist_course run {shown} --seeds {seeds}{options}"
+    return f"python -m mnist_course run {shown} --seeds {seeds}{runs.run_options(variant)}"
 
 
 def run_command(notebooks: list[Path], parameters: list[str], seeds: str | None, fast: bool, results_dir: Path) -> int:
