@@ -19,7 +19,7 @@ from torch import nn
 
 from . import atomic
 from .history import History
-from .model_info import count_params
+from .model_info import count_params, layer_table, multiply_adds
 
 FAST_ENV = "MNIST_COURSE_FAST"
 RESULTS_ENV = "MNIST_COURSE_RESULTS_DIR"
@@ -113,6 +113,16 @@ def _checks(history: History, params: int, max_params: int, target_acc: float, f
     return checks
 
 
+def _cost(model: nn.Module) -> dict:
+    """Multiply-adds per image and each layer's parameters, for a model of 28×28 digits; nothing for
+    a model that takes other inputs (these figures are counted on one 1×28×28 image)."""
+    try:
+        layers = [{"name": r.name, "kind": r.kind, "params": r.params} for r in layer_table(model) if r.params]
+        return {"multiply_adds": multiply_adds(model), "layers": layers}
+    except RuntimeError:  # shapes that do not fit a digit
+        return {}
+
+
 def report(
     notebook: str,
     model: nn.Module,
@@ -127,7 +137,8 @@ def report(
 
     In fast mode the accuracy is checked against a sanity floor instead, and says so; a fast run
     below that floor raises NotLearnedError (the tests' guard: the lesson no longer learns). Writes
-    the results JSON when $MNIST_COURSE_RESULTS_DIR is set: the figures, where and when the run ran,
+    the results JSON when $MNIST_COURSE_RESULTS_DIR is set: the figures (with the multiply-adds per
+    image and each layer's parameters), where and when the run ran,
     `extra` (further measurements, e.g. accuracy on shifted digits) and `predictions` (`predict()`
     on the evaluation set after the last epoch) as one string of digits. Returns the results: "passed"
     is every check; "learned" only that the final accuracy clears the sanity floor.
@@ -148,7 +159,7 @@ def report(
         "torch_version": torch.__version__, "machine": machine(device),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "mode": "fast" if fast else "full",
         "history": history.to_dict(), "extra": extra or {},
-    }  # fmt: skip
+    } | _cost(model)  # fmt: skip
     if predictions is not None:
         results["predictions"] = {"set": history.eval_name, "digits": encode_predictions(predictions)}
     if os.environ.get(RESULTS_ENV):

@@ -5,10 +5,16 @@ validation split, the full runs' histories. Nothing here is typed: every number 
 
 from __future__ import annotations
 
+import html
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+from scipy import stats as scipy_stats
+
+from .course import decode_predictions
 from .history import History
 from .runs import (
     DEFAULT_VARIANT,
@@ -20,6 +26,7 @@ from .runs import (
     notebook_parameters,
     parse_overrides,
     results_folder,
+    run_file,
     run_options,
     summaries,
     summarize,
@@ -59,24 +66,73 @@ def difference(values: list[float], baseline: list[float]) -> str:
     return f"{verdict(p, sum(values) / len(values) - sum(baseline) / len(baseline))} ({words})"
 
 
+@dataclass(frozen=True)
+class Point:
+    """One row of a comparison for the chart: its seeds' min-of-last-3 accuracies (fractions) and the
+    95% t-interval of their mean (equal to the mean with one seed)."""
+
+    label: str
+    values: list[float]
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A measured table: `print()` gives plain text for a terminal; Jupyter, Colab and the website
+    show it as an HTML table (`_repr_html_`, from pandas), which wraps to the page instead of running
+    off its edge. `points` feed `plots.plot_comparison`, the same rows as a chart."""
+
+    columns: list[str]
+    rows: list[tuple[str, ...]]
+    readings: list[str]
+    points: list[Point] = field(default_factory=list)
+    note: str = ""
+    target: float = 0.994
+
+    def __str__(self) -> str:
+        table = [*_aligned([tuple(self.columns), *self.rows]), ""] if self.columns else []
+        return "\n".join([*([self.note] if self.note else []), *table, *self.readings])
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        import pandas as pd  # only where a notebook renders the table
+
+        table = pd.DataFrame(self.rows, columns=self.columns).to_html(index=False, border=0) if self.columns else ""
+        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
+        readings = "".join(f"<li>{html.escape(line)}</li>" for line in self.readings)
+        return f"{note}{table}<ul>{readings}</ul>"
+
+
+def _point(label: str, values: list[float]) -> Point:
+    """The chart's row: the mean of `values` with its 95% t-interval (scipy's t distribution)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2 or max(values) == min(values):  # no spread: no interval to draw
+        return Point(label, values, mean, mean, mean)
+    low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy_stats.sem(values))
+    return Point(label, values, mean, float(low), float(high))
+
+
 def compare_variants(
     notebook: str,
     variants: dict[str, str],
     results_dir: str | Path | None = None,
     baseline: str = DEFAULT_VARIANT,
-) -> str:
-    """A text table of `baseline` (the default) and `variants` ({variant: what it changes}) over seeds.
+) -> Comparison:
+    """The table of `baseline` (the default) and `variants` ({variant: what it changes}) over seeds.
 
-    Per row: params, seeds, passes, min-of-last-3 and final accuracy (mean ± std), and against the
-    baseline the difference of the mean min-of-last-3 in points with its 95% interval and p, from
-    Welch's t-test over the seeds, then Holm-adjusted for the table's family of comparisons
+    Per row: params, multiply-adds per image, seeds, passes, min-of-last-3 and final accuracy
+    (mean ± std), and against the baseline the difference of the mean min-of-last-3 in points with
+    its 95% interval and p, from Welch's t-test over the seeds, then Holm-adjusted for the table's family of comparisons
     (seconds per epoch only when every run recorded the same machine). The test compares seeds:
     every run is scored on the same test digits, so that test set's own sampling error is shared
     and cancels in a difference. Variants without runs get the command that makes them. Against a
     baseline other than the default, each row under the baseline's is named by what it changes.
     """
     if (where := results_folder(results_dir)) is None:
-        return NO_RESULTS
+        return Comparison([], [], [NO_RESULTS])
     runs = load_runs(where, notebook)
     found = {variant: summarize(variant, variant_runs) for variant, variant_runs in runs.items()}
     base = found.get(baseline)
@@ -87,9 +143,9 @@ def compare_variants(
         defaults = {n: p.default for n, p in notebook_parameters(source).items()} if source.is_file() else {}
         label = {v: _change_against(v, baseline, runs, defaults) for v in variants}
     against = "baseline" if relative else baseline
-    rows = [("variant", "params", "seeds", "passed", "min of last 3", "final", f"vs {against} [95% CI]", "p (Holm)",
-             "s/epoch")]  # fmt: skip
-    readings, tests, shown = [], {}, []
+    columns = ["variant", "params", "mult-adds", "seeds", "passed", "min of last 3", "final",
+               f"vs {against} [95% CI]", "p (Holm)", "s/epoch"]  # fmt: skip
+    rows, readings, tests, shown, points = [], [], {}, [], []
     min3 = {v: [r["min_last3_test_acc"] for r in rs if "error" not in r] for v, rs in runs.items()}
     for variant in variants:
         if variant in found and base is not None and variant != baseline:
@@ -110,23 +166,34 @@ def compare_variants(
                             f"({words}; Holm-adjusted p = {p_cell})")  # fmt: skip
         failed = f" ({s.failed} failed)" if s.failed else ""
         shown.append(s)
+        points.append(_point(label.get(variant, variant), min3[variant]))
         rows.append((
-            label.get(variant, variant), f"{s.params:,}", str(s.seeds), f"{s.passed}/{s.seeds}{failed}",
-            f"{s.min3_mean:.2%} ± {s.min3_std:.2%}", f"{s.final_mean:.2%} ± {s.final_std:.2%}", cell, p_cell,
-            f"{s.seconds_per_epoch:.1f}",
+            label.get(variant, variant), f"{s.params:,}", _millions(s.multiply_adds), str(s.seeds),
+            f"{s.passed}/{s.seeds}{failed}", f"{s.min3_mean:.2%} ± {s.min3_std:.2%}",
+            f"{s.final_mean:.2%} ± {s.final_std:.2%}", cell, p_cell, f"{s.seconds_per_epoch:.1f}",
         ))  # fmt: skip
-    header = ["the first row is the baseline; each row under it names what it changes"] if relative else []
-    return "\n".join([*header, *_aligned(_timed_on_one_machine(rows, shown)), "", *readings])
+    if family:
+        readings.append(f"p (Holm): Welch's p-values adjusted by Holm's method for the {len(family)} comparisons "
+                        "of this table, so that the chance of any false 'higher' or 'lower' in it stays at 5%")
+    note = "the first row is the baseline; each row under it names what it changes" if relative else ""
+    columns, rows = _timed_on_one_machine(columns, rows, shown)
+    return Comparison(columns, rows, readings, points, note)
 
 
-def _timed_on_one_machine(rows: list[tuple[str, ...]], shown: list[Summary]) -> list[tuple[str, ...]]:
-    """The rows with their s/epoch column only if every run of every row shown recorded the same
+def _millions(count: int | None) -> str:
+    return "–" if count is None else f"{count / 1e6:.2f} M"
+
+
+def _timed_on_one_machine(
+    columns: list[str], rows: list[tuple[str, ...]], shown: list[Summary]
+) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The table with its s/epoch column only if every run of every row shown recorded the same
     machine: seconds from different machines (or unrecorded ones) say more about the machines than
     the models."""
     machines = {s.machine for s in shown}
     if len(machines) == 1 and None not in machines:
-        return [rows[0][:-1] + (f"s/epoch ({machines.pop()})",), *rows[1:]]
-    return [row[:-1] for row in rows]
+        return [*columns[:-1], f"s/epoch ({machines.pop()})"], rows
+    return columns[:-1], [row[:-1] for row in rows]
 
 
 def _no_runs_line(notebook: str, variant: str) -> str:
@@ -245,3 +312,20 @@ def full_run_histories(notebooks: list[str], results_dir: str | Path | None = No
             saved = json.loads(path.read_text(encoding="utf-8"))
             found[f"{name} ({saved['params']:,} params)"] = History(**saved["history"])
     return found
+
+
+def committed_predictions(
+    notebook: str, variant: str | None = None, seed: int | None = None, results_dir: str | Path | None = None
+) -> torch.Tensor | None:
+    """The test-set predictions (one digit per test image, in the test set's order) of a committed
+    run: the notebook's full run (results/<notebook>.json) when `variant` is None, else that sweep run.
+    None when the file is missing or holds no test predictions (older runs, validation-split runs)."""
+    if (where := results_folder(results_dir)) is None:
+        return None
+    path = where / f"{notebook}.json" if variant is None else run_file(
+        where, notebook, {} if variant == DEFAULT_VARIANT else parse_overrides([variant]), seed or 1
+    )
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text(encoding="utf-8")).get("predictions") or {}
+    return decode_predictions(saved["digits"]) if saved.get("set") == "test" else None

@@ -198,6 +198,31 @@ def plot_frontier(
     return fig
 
 
+def plot_comparison(comparison, title: str = "") -> Figure | None:
+    """A comparison table (`experiments.compare_variants`) as a dot-and-interval chart: per row, each
+    seed's min-of-last-3 accuracy (small dots), their mean (large dot) and its 95% interval, with the
+    baseline's mean and the target as vertical lines. The dots show what a mean ± std hides with 3–5 seeds."""
+    points = comparison.points
+    if not points:  # no runs found: the table says why
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(points) + 1.4))
+    for row, point in enumerate(points):
+        y = len(points) - 1 - row  # the baseline on top, like the table
+        ax.plot([100 * v for v in point.values], [y] * len(point.values), "o", color="gray", alpha=0.5, markersize=4)
+        ax.errorbar(100 * point.mean, y, xerr=[[100 * (point.mean - point.low)], [100 * (point.high - point.mean)]],
+                    fmt="o", color="C0" if row else "black", capsize=4, markersize=7)  # fmt: skip
+    if points:
+        ax.axvline(100 * points[0].mean, color="black", linestyle=":", label=f"{points[0].label} (mean)")
+    ax.axvline(100 * comparison.target, color="C3", linestyle="--", label=f"target {comparison.target:.1%}")
+    ax.set_yticks(range(len(points)), [p.label for p in reversed(points)], fontsize=8)
+    ax.set_xlabel("min of last 3 epochs (%): seeds, and their mean with its 95% interval")
+    ax.set_title(title, loc="left")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1, 1.0), ncol=2, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
 def show_receptive_fields(image: torch.Tensor, model: torch.nn.Module) -> Figure:
     """A digit with the receptive field of the centre unit of each convolution drawn on it as a box.
 

@@ -122,6 +122,7 @@ class Summary:
     seconds_per_epoch: float
     reached: int = 0  # runs whose min of last 3 reached the target, whatever their parameter budget
     machine: str | None = None  # the one machine every run recorded; None if they differ or some did not say
+    multiply_adds: int | None = None  # per image, as the run recorded it (None in runs made before it did)
 
 
 def machine_of(runs: list[dict]) -> str | None:
@@ -154,6 +155,7 @@ def summarize(variant: str, runs: list[dict]) -> Summary:
         variant, len(runs), sum(r["passed"] for r in done), len(runs) - len(done), *min3, *final,
         done[0]["params"], statistics.fmean(epoch_seconds),
         sum(r["min_last3_test_acc"] >= r.get("target_acc", 0.994) for r in done), machine_of(done),
+        done[0].get("multiply_adds"),
     )  # fmt: skip
 
 

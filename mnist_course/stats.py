@@ -50,6 +50,10 @@ class McNemar:
     only_b: int
     p: float
 
+    def __str__(self) -> str:
+        return (f"digits only A got right: {self.only_a}, only B: {self.only_b}; "
+                f"McNemar's exact test: p = {self.p:.2g}")  # fmt: skip
+
 
 def mcnemar(preds_a: torch.Tensor, preds_b: torch.Tensor, labels: torch.Tensor) -> McNemar:
     """McNemar's exact test of two models' predictions on the same digits (same order as `labels`)."""

@@ -310,13 +310,15 @@ plots.plot_schedule(history, schedule, steps_per_epoch=len(train_loader));
 # before p drops below 5%.
 
 # %% tags=["nbval-ignore-output"]
-print(experiments.compare_variants("01_fc_baseline", {
+comparison = experiments.compare_variants("01_fc_baseline", {
     "AUGMENT=False": "no augmentation",
     "SCHEDULE=step": "StepLR, a tenth every 5 epochs",
     "SCHEDULE=constant": "no schedule",
     "OPTIMIZER=adam,LR=0.003": "Adam at 0.003, one-cycle",
     "FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": "the seed's network, no label smoothing",
-}))
+})
+plots.plot_comparison(comparison, title="the recipe, on the test set")
+comparison
 
 # %% [markdown]
 # Read the default row first: "passed" says in how many seeds this very notebook clears the target,
@@ -444,7 +446,7 @@ results = mc.report(
 # **Predict first:** which of these eight would you bet on, and by how much?
 
 # %% tags=["nbval-ignore-output"]
-print(experiments.compare_variants("01_fc_baseline", {
+comparison = experiments.compare_variants("01_fc_baseline", {
     "VAL_SPLIT=True,LR=0.1,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": "peak rate 0.1 instead of 0.05",
     "VAL_SPLIT=True,LR=0.03,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": "peak rate 0.03",
     "VAL_SPLIT=True,WEIGHT_DECAY=0.0005,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": "5x the weight decay",
@@ -453,7 +455,9 @@ print(experiments.compare_variants("01_fc_baseline", {
     "VAL_SPLIT=True,FIRST_CHANNELS=4": "label smoothing 0.1",
     "VAL_SPLIT=True,LABEL_SMOOTHING=0.0": "first block 8 and 16 channels",
     "VAL_SPLIT=True": "both: this notebook's default now",
-}, baseline="VAL_SPLIT=True,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0"))
+}, baseline="VAL_SPLIT=True,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0")
+plots.plot_comparison(comparison, title="candidates on validation, against the previous default")
+comparison
 
 # %% [markdown]
 # Read the "vs" column and its interval, then "p (Holm)", corrected for eight comparisons. No

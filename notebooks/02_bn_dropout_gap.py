@@ -288,14 +288,16 @@ else:
 # "p (Holm)" its p-value corrected for the six comparisons of the table.
 
 # %% tags=["nbval-ignore-output"]
-print(experiments.compare_variants("02_bn_dropout_gap", {
+comparison = experiments.compare_variants("02_bn_dropout_gap", {
     "BATCHNORM=False": "no BatchNorm (convolutions with bias)",
     "DROPOUT=0.0": "no Dropout",
     "DROPOUT_KIND=channel": "Dropout2d: whole channels",
     "HEAD=fc": "FC on a 2x2 grid of averages",
     "PADDING=1": "padding 1: maps keep their size",
     "BATCH_SIZE=64,MAX_LR=0.05": "session 1's batch and rate",
-}))
+})
+plots.plot_comparison(comparison, title="session 2: each part switched off, on the test set")
+comparison
 
 # %% [markdown]
 # How to read it. One change is lower after the correction: dropping whole channels

@@ -256,9 +256,11 @@ plots.show_misclassified(predictions);
 # mean min-of-last-3 accuracy with its 95% interval from Welch's t-test over the seeds):
 
 # %% tags=["nbval-ignore-output"]
-print(experiments.compare_variants("03_1x1_transitions", {
+comparison = experiments.compare_variants("03_1x1_transitions", {
     "TRANSITION=False": "no 1x1; late blocks 15 wide instead of 16",
-}))
+})
+plots.plot_comparison(comparison, title="session 3: the transition, on the test set")
+comparison
 
 # %% [markdown]
 # The two models differ in *where* the budget goes (a squeeze of the pooled map against one more

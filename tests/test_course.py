@@ -81,6 +81,13 @@ def test_run_files_say_where_when_and_what_each_digit_was(full_mode, tmp_path, m
     assert course.decode_predictions(saved["predictions"]["digits"]).tolist() == [7, 2, 1, 0]
     assert set(saved["machine"]) == {"cpu", "gpu", "device", "threads", "os", "python"}
     assert saved["machine"]["device"] == "cpu" and saved["machine"]["threads"] >= 1 and saved["date"][:2] == "20"
+    assert "multiply_adds" not in saved  # a model that takes no digits has no cost per digit
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 26 * 26, 10))
+    course.report("cnn", cnn, history([0.99, 0.995, 0.994]), max_params=20_000)
+    saved = json.loads((tmp_path / "cnn.json").read_text())
+    assert saved["multiply_adds"] == 2 * 26 * 26 * 9 + 10 * 2 * 26 * 26
+    assert saved["layers"] == [{"name": "0", "kind": "Conv2d", "params": 20},
+                               {"name": "2", "kind": "Linear", "params": 13_530}]  # fmt: skip
 
 
 def test_interrupted_run_does_not_pass(full_mode):

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from mnist_course import course, experiments, runs, stats
+from mnist_course import course, experiments, model_info, runs, stats
 from mnist_course.__main__ import main
 from mnist_course.runner import notebooks, plan, readme, sweep
 from mnist_course.runs import ParameterError
@@ -196,7 +196,7 @@ def test_compare_variants_tests_each_variant_with_welch_and_corrects_with_holm(t
         _write_run(tmp_path, "nb", "default", seed, acc)
         _write_run(tmp_path, "nb", "X=0", seed, acc - 0.0050 + 0.0001 * seed)  # far below: about 0.50 points
         _write_run(tmp_path, "nb", "Y=1", seed, acc + 0.0004)  # 0.04 points above, same spread: no difference
-    text = experiments.compare_variants("nb", {"X=0": "x off", "Y=1": "y on", "Z=2": "z"}, tmp_path)
+    text = str(experiments.compare_variants("nb", {"X=0": "x off", "Y=1": "y on", "Z=2": "z"}, tmp_path))
     x = stats.welch([a - 0.0050 + 0.0001 * s for s, a in enumerate((0.9940, 0.9944, 0.9948), 1)],
                     [0.9940, 0.9944, 0.9948])  # fmt: skip
     y = stats.welch([a + 0.0004 for a in (0.9940, 0.9944, 0.9948)], [0.9940, 0.9944, 0.9948])
@@ -217,9 +217,9 @@ def test_seconds_per_epoch_show_only_when_every_run_recorded_one_machine(tmp_pat
             _write_run(tmp_path, "nb", variant, seed, 0.99)
             path = tmp_path / "runs" / "nb" / variant / f"seed{seed}.json"
             path.write_text(json.dumps(json.loads(path.read_text()) | {"machine": machine}))
-    assert "s/epoch (Some CPU, 1 thread)" in experiments.compare_variants("nb", {"A=1": "a"}, tmp_path)
+    assert "s/epoch (Some CPU, 1 thread)" in str(experiments.compare_variants("nb", {"A=1": "a"}, tmp_path))
     path.write_text(json.dumps(json.loads(path.read_text()) | {"machine": machine | {"threads": 2}}))
-    assert "s/epoch" not in experiments.compare_variants("nb", {"A=1": "a"}, tmp_path)
+    assert "s/epoch" not in str(experiments.compare_variants("nb", {"A=1": "a"}, tmp_path))
 
 
 def test_compare_extra_averages_recorded_figures_over_seeds(tmp_path):
@@ -251,7 +251,7 @@ def test_compare_variants_can_compare_against_another_baseline(tmp_path):
     for seed in (1, 2):
         _write_run(tmp_path, "nb", "V=1", seed, 0.990)
         _write_run(tmp_path, "nb", "V=1,LR=0.1", seed, 0.980)
-    text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1")
+    text = str(experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1"))
     assert text.startswith("the first row is the baseline; each row under it names what it changes")
     assert "\nV=1 " in text
     assert "vs baseline [95% CI]" in text and "-1.00" in text and "so no test" in text and "LR=0.1 (faster): " in text
@@ -267,7 +267,7 @@ def test_rows_against_another_baseline_are_named_by_what_they_change(tmp_path):
         _write_run(tmp_path, "nb", variant, parameters["SEED"], 0.99)
         path = tmp_path / "runs" / "nb" / variant / f"seed{parameters['SEED']}.json"
         path.write_text(json.dumps(json.loads(path.read_text()) | {"parameters": parameters}))
-    text = experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1,W=2")
+    text = str(experiments.compare_variants("nb", {"V=1,LR=0.1": "faster"}, tmp_path, baseline="V=1,W=2"))
     assert "\nW=0,LR=0.1 " in text and "W=0,LR=0.1 (faster): not distinguishable" in text
 
 
@@ -294,5 +294,54 @@ def test_a_parameter_older_runs_lack_is_read_as_the_notebooks_default(tmp_path):
         _write_run(results, "nb", variant, 1, 0.99)
         path = results / "runs" / "nb" / variant / "seed1.json"
         path.write_text(json.dumps(json.loads(path.read_text()) | {"parameters": parameters}))
-    text = experiments.compare_variants("nb", {"DROPOUT=0.0": "off"}, results, baseline="PRECISION=bfloat16")
+    text = str(experiments.compare_variants("nb", {"DROPOUT=0.0": "off"}, results, baseline="PRECISION=bfloat16"))
     assert "DROPOUT=0.0,PRECISION=float32 (off): not distinguishable" in text
+
+
+def test_a_comparison_is_text_in_a_terminal_and_an_html_table_in_a_notebook(tmp_path):
+    for seed, acc in enumerate((0.9940, 0.9944, 0.9948), 1):
+        _write_run(tmp_path, "nb", "default", seed, acc)
+        _write_run(tmp_path, "nb", "A=1<b>", seed, acc - 0.002)
+    comparison = experiments.compare_variants("nb", {"A=1<b>": "a & b"}, tmp_path)
+    page = comparison._repr_html_()
+    assert page.count("<table") == 1 and page.count("<tr") == 3  # the header, the default, the variant
+    assert "<th>min of last 3</th>" in page and "99.44% ± 0.04%" in page
+    assert "A=1&lt;b&gt;" in page and "<b>" not in page  # text is escaped, never markup
+    assert "<li>A=1&lt;b&gt; (a &amp; b): lower" in page
+    assert repr(comparison) == str(comparison) and str(comparison).startswith("variant ")
+    # the chart's rows: each seed, and the mean with scipy's 95% t-interval
+    base, variant = comparison.points
+    assert base.values == [0.9940, 0.9944, 0.9948] and base.mean == pytest.approx(0.9944)
+    half = 4.302652729911275 * 0.0004 / 3**0.5  # t(0.975, 2 df) * sd / sqrt(n), the textbook t-interval
+    assert (base.high - base.low) / 2 == pytest.approx(half, rel=1e-6)
+    assert variant.label == "A=1<b>" and variant.mean == pytest.approx(0.9924)
+
+
+def test_a_comparison_without_runs_says_where_to_find_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    comparison = experiments.compare_variants("nb", {"A=1": "a"})
+    assert str(comparison) == runs.NO_RESULTS and comparison.points == []
+    assert runs.NO_RESULTS.split(":")[0] in comparison._repr_html_()
+
+
+def test_committed_predictions_are_read_back_as_digits(tmp_path):
+    digits = "7210414959"
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "nb.json").write_text(json.dumps({"predictions": {"set": "test", "digits": digits}}))
+    assert experiments.committed_predictions("nb", results_dir=tmp_path).tolist() == [int(d) for d in digits]
+    _write_run(tmp_path, "nb", "A=1", 2, 0.99)
+    path = tmp_path / "runs" / "nb" / "A=1" / "seed2.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"predictions": {"set": "val", "digits": digits}}))
+    assert experiments.committed_predictions("nb", "A=1", 2, tmp_path) is None  # validation digits: not the test set
+    assert experiments.committed_predictions("nb", "A=1", 3, tmp_path) is None  # no such run
+
+
+def test_older_run_files_get_their_multiply_adds_from_the_lessons_model(tmp_path):
+    _write_run(tmp_path, "02_bn_dropout_gap", "default", 1, 0.99)
+    _write_run(tmp_path, "02_bn_dropout_gap", "PADDING=1", 1, 0.99)
+    assert sweep.record_multiply_adds(tmp_path) == 2
+    counts = {v: json.loads((tmp_path / "runs" / "02_bn_dropout_gap" / v / "seed1.json").read_text())["multiply_adds"]
+              for v in ("default", "PADDING=1")}  # fmt: skip
+    model = notebooks.build_model("02_bn_dropout_gap")
+    assert counts["default"] == model_info.multiply_adds(model) and counts["PADDING=1"] > 1.8 * counts["default"]
+    assert sweep.record_multiply_adds(tmp_path) == 0  # recorded once

@@ -7,6 +7,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from mnist_course import plots  # noqa: E402
 from mnist_course.data import Augment  # noqa: E402
+from mnist_course.experiments import Comparison, Point  # noqa: E402
 from mnist_course.runs import Summary  # noqa: E402
 from mnist_course.train import History  # noqa: E402
 
@@ -40,8 +41,11 @@ def test_every_plot_returns_a_figure():
             {"a": Summary("default", 3, 2, 0, 0.994, 0.001, 0.995, 0.001, 7852, 9.0)},
             references={"claim": (9798, 99.43)},
         ),
+        plots.plot_comparison(Comparison(["variant"], [("default",), ("A=1",)], [], [
+            Point("default", [0.994, 0.995], 0.9945, 0.988, 1.0), Point("A=1", [0.993], 0.993, 0.993, 0.993)])),
     ]
     assert all(isinstance(f, Figure) for f in figures)
+    assert plots.plot_comparison(Comparison([], [], ["no runs"])) is None  # nothing to draw: the table says why
 
 
 def test_misclassified_gallery_shows_highest_loss_first():

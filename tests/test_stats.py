@@ -38,6 +38,7 @@ def test_mcnemar_counts_only_the_digits_where_the_models_disagree():
     b = torch.tensor([1, 0, 0, 0, 0, 6, 7])  # right on 0, 5, 6
     result = stats.mcnemar(a, b, labels)
     assert (result.only_a, result.only_b) == (2, 1)
+    assert str(result) == "digits only A got right: 2, only B: 1; McNemar's exact test: p = 1"
     # exact two-sided binomial: P(X <= 1) + P(X >= 2) for X ~ Bin(3, 1/2) = 1
     assert result.p == pytest.approx(1.0)
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from .. import cpu, runs
-from ..runs import DEFAULT_VARIANT, ParameterError, parse_overrides, variant_name
-from .notebooks import RunError, check_overrides, run_variant, variant_command
+from .. import atomic, cpu, runs
+from ..model_info import multiply_adds
+from ..runs import DEFAULT_VARIANT, RUNNER_PARAMETERS, ParameterError, parse_overrides, variant_name
+from .notebooks import RunError, build_model, check_overrides, run_variant, variant_command
 from .plan import SWEEPS
 
 Job = tuple[Path, dict, int]  # notebook, overrides, seed
@@ -124,9 +125,33 @@ def command(notebooks: list[Path], results_dir: Path, workers: int | None, fast:
     if fast:
         print("fast mode: the tables in docs/experiments.md are left alone")
     else:
+        print(f"multiply-adds added to {record_multiply_adds(results_dir)} older run files")
         # every declared notebook's table, whichever notebooks this sweep ran: the page holds them all
         print(readme.update_sweep_tables(REPO / "docs" / "experiments.md", results_dir, sorted(SWEEPS)))
         readme.update_readme(REPO / "README.md", results_dir)  # its "over seeds" column
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def record_multiply_adds(results_dir: Path) -> int:
+    """Add `multiply_adds` to run files made before `report()` recorded it, from the lesson's model
+    built with the run's parameters (a count, not a measurement: the same model gives the same
+    number). Returns how many files were updated."""
+    import json
+
+    counts: dict[tuple[str, str], int] = {}
+    updated = 0
+    for path in sorted((results_dir / runs.RUNS).glob("*/*/seed*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if "multiply_adds" in record or "error" in record:
+            continue
+        stem, variant = path.parent.parent.name, path.parent.name
+        if (stem, variant) not in counts:
+            overrides = {} if variant == DEFAULT_VARIANT else parse_overrides([variant])
+            overrides = {k: v for k, v in overrides.items() if k not in RUNNER_PARAMETERS}
+            counts[stem, variant] = multiply_adds(build_model(stem, overrides))
+        record["multiply_adds"] = counts[stem, variant]
+        atomic.write_text(path, json.dumps(record, indent=1))
+        updated += 1
+    return updated

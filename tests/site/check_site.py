@@ -89,6 +89,18 @@ ARTICLE_JS = """
 }
 """
 
+# Tables wider than the page's text column: cut off, or only readable by scrolling sideways.
+WIDE_TABLES_JS = """
+() => {
+  const article = document.querySelector("article") || document.querySelector("main") || document.body;
+  const column = article.getBoundingClientRect();
+  return Array.from(article.querySelectorAll("table"))
+    .filter((table) => table.scrollWidth > column.width + 1 || table.getBoundingClientRect().right > column.right + 1)
+    .map((table) => `${Math.round(table.scrollWidth)}px in a ${Math.round(column.width)}px column: `
+      + (table.innerText.trim().split("\\n")[0] || "").slice(0, 60));
+}
+"""
+
 TABLES_JS = """
 () => Array.from(document.querySelectorAll("table")).map((table) =>
   Array.from(table.querySelectorAll("tr")).map((tr) =>
@@ -235,6 +247,7 @@ def check_page(browser, server: Server, site: Path, page_name: str, shots: Path,
             if unquote(parts.fragment) not in element_ids(target):
                 problems.append(f"link to a missing section: {href}")
 
+    problems += [f"table wider than its column: {t}" for t in page.evaluate(WIDE_TABLES_JS)]
     notes = []
     if page_name.startswith("notebooks/"):
         stem = page_name.split("/", 1)[1]
