@@ -329,3 +329,17 @@ def committed_predictions(
         return None
     saved = json.loads(path.read_text(encoding="utf-8")).get("predictions") or {}
     return decode_predictions(saved["digits"]) if saved.get("set") == "test" else None
+
+
+def committed_layers(notebooks: list[str], results_dir: str | Path | None = None) -> dict[str, list[dict]]:
+    """Each notebook's layers with parameters, as its committed full run recorded them
+    (results/<notebook>.json), labelled "session N", for `plots.plot_parameter_ledger`; notebooks
+    whose file is missing or older than that record are left out."""
+    where = results_folder(results_dir)
+    found = {}
+    for name in notebooks:
+        path = where / f"{name}.json" if where else None
+        saved = json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
+        if saved.get("layers"):
+            found[f"session {int(name[:2])}"] = saved["layers"]
+    return found

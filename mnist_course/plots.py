@@ -268,17 +268,19 @@ def show_class_activation_maps(images: torch.Tensor, cams: torch.Tensor, labels:
     return fig
 
 
-def plot_parameter_ledger(models: dict[str, torch.nn.Module]) -> Figure:
+def plot_parameter_ledger(models: dict[str, torch.nn.Module | list[dict]]) -> Figure:
     """Parameters per layer of each model, one bar chart per model on a shared scale: where the
-    budget sits (session 1: the fully connected layer; sessions 2 and 3: the convolutions)."""
+    budget sits (session 1: the fully connected layer; sessions 2 and 3: the convolutions). A model
+    can also be given as the `layers` a results file recorded (`experiments.committed_layers`)."""
     from .model_info import layer_table
 
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), sharey=True, squeeze=False)
     for ax, (name, model) in zip(axes[0], models.items(), strict=True):
-        rows = [r for r in layer_table(model) if r.params]
-        ax.bar(range(len(rows)), [r.params for r in rows], color=[f"C{i % 10}" for i in range(len(rows))])
-        ax.set_xticks(range(len(rows)), [f"{r.kind}\n{r.name}" for r in rows], rotation=90, fontsize=7)
-        ax.set_title(f"{name}: {sum(r.params for r in rows):,} parameters", fontsize=9)
+        if isinstance(model, torch.nn.Module):
+            model = [{"name": r.name, "kind": r.kind, "params": r.params} for r in layer_table(model) if r.params]
+        ax.bar(range(len(model)), [r["params"] for r in model], color=[f"C{i % 10}" for i in range(len(model))])
+        ax.set_xticks(range(len(model)), [f"{r['kind']}\n{r['name']}" for r in model], rotation=90, fontsize=7)
+        ax.set_title(f"{name}: {sum(r['params'] for r in model):,} parameters", fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     axes[0][0].set_ylabel("parameters")
     fig.tight_layout()

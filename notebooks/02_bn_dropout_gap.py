@@ -74,7 +74,7 @@ SEED = 1  # seeds the weights, the shuffling and every augmentation draw
 BATCHNORM = True  # BatchNorm after every 3x3 convolution (off: the convolutions get a bias instead)
 DROPOUT = 0.05  # dropout rate after every block; 0 switches it off
 DROPOUT_KIND = "element"  # one of: element, channel, fast
-HEAD = "gap"  # one of: gap, fc
+HEAD = "gap"  # one of: gap, fc, flatten
 PADDING = 0  # one of: 0, 1
 BATCH_SIZE = 128  # session 1 used 64
 MAX_LR = 0.1  # one-cycle peak learning rate; session 1 used 0.05
@@ -166,8 +166,12 @@ def conv_block(c_in, c_out):
 def head(channels):
     if HEAD == "gap":  # one average per channel, then one logit per digit
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
-    # The FC alternative within the budget: flatten a 2x2 grid of averages (64 numbers), so the head
-    # knows in which quarter of the image each feature was (650 parameters instead of 170)
+    if HEAD == "flatten":  # session 1's kind of head within the budget: a 1x1 squeeze to 2 channels, then
+        # every position of the 6x6 map into the FC layer (72 numbers; 766 parameters instead of 170)
+        squeeze = nn.Sequential(nn.Conv2d(channels, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU())
+        return nn.Sequential(squeeze, nn.Flatten(), nn.Linear(2 * 6 * 6, 10))
+    # A middle way: flatten a 2x2 grid of averages (64 numbers), so the head knows in which quarter
+    # of the image each feature was (650 parameters instead of 170)
     return nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(channels * 4, 10))
 
 
@@ -208,6 +212,46 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 
 # %% tags=["nbval-ignore-output"]
 plots.show_receptive_fields(mnist.test_images[0], model);
+
+# %% [markdown]
+# ### Check yourself: what a block costs
+#
+# Replace each `None` with your answer and run the cell; it checks your number against the helper,
+# which measures it on the layers themselves. (Left as `None`, the cell checks nothing.)
+#
+# 1. How many parameters does one block 16→16 have, convolution and BatchNorm together?
+# 2. How many multiply-adds does the convolution of the *last* block (16→16, output 6×6) cost per
+#    image? And the first block's (1→10, output 26×26)?
+
+# %%
+block_params = None  # your answer to 1
+last_conv_multiply_adds = None  # your answer to 2, the last block
+first_conv_multiply_adds = None  # your answer to 2, the first block
+
+blocks = [m for m in model.features if isinstance(m, nn.Sequential)]
+if block_params is not None:
+    measured = mc.count_params(blocks[-1])
+    assert block_params == measured, "a 3x3 kernel per input and output channel, no bias; BN: a scale and a shift"
+    print(f"1. right: {measured:,} parameters")
+if last_conv_multiply_adds is not None and first_conv_multiply_adds is not None:
+    last = mc.multiply_adds(blocks[-1][0], input_size=(16, 8, 8))
+    first = mc.multiply_adds(blocks[0][0], input_size=(1, 28, 28))
+    assert (last_conv_multiply_adds, first_conv_multiply_adds) == (last, first), \
+        "each output value costs one multiply-add per weight of its kernel: 3 x 3 x inputs"
+    print(f"2. right: {last:,} and {first:,}: the first block has 1% of the last one's weights, "
+          f"and costs {first / last:.0%} of its multiply-adds")
+
+# %% [markdown]
+# <details><summary>Solutions</summary>
+#
+# 1. 3 × 3 × 16 × 16 = 2,304 weights (no bias: BatchNorm's shift does its job) + 2 × 16 for
+#    BatchNorm's scale and shift = **2,336**.
+# 2. Each of the 16 × 6 × 6 = 576 output values needs 3 × 3 × 16 = 144 multiply-adds:
+#    **82,944**. The first block: 10 × 26 × 26 = 6,760 outputs × 3 × 3 × 1 = **60,840** — 90
+#    weights against 2,304, yet nearly as much work, because they are applied at 676 positions
+#    instead of 36. (Multiply-adds along the channels of the input, as `mc.multiply_adds` counts them.)
+#
+# </details>
 
 # %% [markdown]
 # ## Training
@@ -300,6 +344,12 @@ plots.plot_comparison(comparison, title="session 2: each part switched off, on t
 comparison
 
 # %% [markdown]
+# <details><summary>Answer</summary>
+#
+# S2_ANSWER
+#
+# </details>
+#
 # How to read it. One change is lower after the correction: dropping whole channels
 # (`Dropout2d`), by about a tenth of a point (Holm-adjusted p = 0.032). A likely reason, not
 # measured here: a channel is a whole feature, and with 10–16 channels per layer each dropped one

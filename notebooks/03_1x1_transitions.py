@@ -187,6 +187,42 @@ MAX_PARAMS = 8_000
 print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropout", "gap", "1x1")))
 
 # %% [markdown]
+# ### Check yourself: the squeeze, counted
+#
+# Replace each `None` with your answer and run the cell; it checks your numbers against the helper.
+# (Left as `None`, the cell checks nothing.)
+#
+# 1. How many parameters does the 1×1 convolution 14→10 have?
+# 2. Without the transition, the block after the pool would take 14 channels straight to 16 with a
+#    3×3 kernel. How many weights would that convolution have, and how many do the 1×1 and the
+#    3×3 convolution 10→16 have together?
+
+# %%
+squeeze_params = None  # your answer to 1
+direct_weights = None  # your answer to 2: one 3x3 convolution 14 -> 16
+squeezed_weights = None  # your answer to 2: the 1x1 14 -> 10 and the 3x3 10 -> 16 together
+
+if squeeze_params is not None:
+    measured = mc.count_params(nn.Conv2d(14, 10, 1, bias=False))
+    assert squeeze_params == measured, "a 1x1 kernel is one weight per input and output channel"
+    print(f"1. right: {measured} parameters")
+if direct_weights is not None and squeezed_weights is not None:
+    direct = mc.count_params(nn.Conv2d(14, 16, 3, bias=False))
+    squeezed = mc.count_params(nn.Conv2d(14, 10, 1, bias=False)) + mc.count_params(nn.Conv2d(10, 16, 3, bias=False))
+    assert (direct_weights, squeezed_weights) == (direct, squeezed), "3 x 3 x inputs x outputs for each 3x3"
+    print(f"2. right: {direct:,} against {squeezed:,}: the squeeze saves {direct - squeezed:,} weights")
+
+# %% [markdown]
+# <details><summary>Solutions</summary>
+#
+# 1. 14 × 10 = **140** (no bias: the BatchNorm of the next block shifts).
+# 2. Directly: 3 × 3 × 14 × 16 = **2,016**. Squeezed: 140 + 3 × 3 × 10 × 16 = 140 + 1,440 =
+#    **1,580**, 436 fewer. The saving grows with the channels squeezed away, and the price is that
+#    the 3×3 kernels see 10 mixtures of the 14 channels rather than all of them.
+#
+# </details>
+
+# %% [markdown]
 # ## Training
 #
 # Session 2's recipe unchanged: SGD + Nesterov momentum, weight decay 1e-4, one-cycle to 0.1,
@@ -303,6 +339,46 @@ print(frontier_table)
 # the 8,000 budget, which is why the list above counts "reached 99.4%" rather than "passed" (the
 # sweep's tables in docs/experiments.md count a pass only within the budget).
 
+# %% [markdown]
+# ### Your turn: a design under 6,000 parameters
+#
+# Design a network with at most 6,000 parameters under this session's rules — BatchNorm, Dropout,
+# GAP, and at least one MaxPool + 1×1 transition — and let the rubric judge it. Reuse
+# `conv_block` and `transition_block` from above. Then train it (set `model = my_small_net()` before
+# the training cell, or add it to this notebook's model cell) and see where it lands on the chart.
+
+# %%
+def my_small_net():
+    return None  # replace with your network, e.g. nn.Sequential(conv_block(1, 8), ..., nn.Linear(..., 10))
+
+
+small = my_small_net()
+if small is not None:
+    rubric = mc.check_rubric(small, max_params=6_000, require=("batchnorm", "dropout", "gap", "1x1"))
+    print(rubric)
+    assert rubric.passed, "see the FAIL lines above"
+    print(f"{mc.count_params(small):,} parameters, {mc.multiply_adds(small):,} multiply-adds per image")
+
+# %% [markdown]
+# <details><summary>A solution</summary>
+#
+# The simplest: this notebook's own network, narrower. `WIDTH = 0.85` in the parameters cell gives
+# 5,842 parameters and passes the rubric. As a function for the cell above:
+#
+# ```python
+# def my_small_net():
+#     return nn.Sequential(
+#         conv_block(1, 8), conv_block(8, 12), transition_block(12, 8),
+#         conv_block(8, 14), conv_block(14, 14), conv_block(14, 14),
+#         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(14, 10),
+#     )
+# ```
+#
+# Passing the rubric is the easy half: on the chart above, the widths between 5,000 and 6,200
+# parameters reach 99.4% in fewer seeds than the default.
+#
+# </details>
+
 
 # %% [markdown]
 # ## Honest numbers: why not report the best epoch?
@@ -328,6 +404,41 @@ print(experiments.headline("03_1x1_transitions"))  # the same notebook over the 
 # %% [markdown]
 # The last line is the honest headline: how often the recipe passes, and the mean and spread of the
 # number the course reports. One run — even this notebook's — is one draw from that spread.
+#
+# ### Two models on the same digits: a paired test
+#
+# The tables of this course compare *recipes*: each row is several seeds, and Welch's t-test asks
+# whether the seeds of one row score higher on average than those of another. A different question
+# is whether two particular *trained models* differ, say this run and session 2's committed full
+# run. Both were scored on the same 10,000 test digits, so compare them digit by digit. Most digits
+# both get right, and a few both get wrong: those say nothing about which model is better. The
+# evidence is in the digits where exactly one of them is right. If the two models were equally
+# good, each such digit would be a coin flip between them; **McNemar's exact test** asks how
+# surprising the split we see would be under that coin flip (a binomial test, from `scipy.stats`).
+# Run files store each model's answer for every test digit, so any two committed runs can be
+# compared this way; below, this run against session 2's, and two seeds of this notebook's default
+# against each other.
+
+# %% tags=["nbval-ignore-output"]
+from mnist_course import stats
+
+session2 = experiments.committed_predictions("02_bn_dropout_gap")
+if eval_name == "test" and session2 is not None and len(session2) == len(predictions["preds"]):
+    print("this run (A) against session 2's full run (B):")
+    print(" ", stats.mcnemar(predictions["preds"].cpu(), session2, mnist.test_labels))
+else:
+    print("the paired test needs this run's answers on all 10,000 test digits (full mode, no VAL_SPLIT)")
+seed_a, seed_b = (experiments.committed_predictions("03_1x1_transitions", "default", s) for s in (6, 7))
+if seed_a is not None and seed_b is not None:
+    print("two seeds of the default, 6 (A) and 7 (B):")
+    print(" ", stats.mcnemar(seed_a, seed_b, mnist.test_labels))
+
+# %% [markdown]
+# Read the counts first: two models with nearly the same accuracy still disagree on a few dozen
+# digits, one way or the other. A large p says that split is what a coin would give, so these
+# runs cannot tell the two models apart — even when their accuracies differ by a few digits. The
+# paired test answers a narrower question than the seed tables (these two trained models, not the
+# recipes behind them), and it cannot see seed-to-seed spread: for choosing a recipe, compare seeds.
 
 # %% [markdown]
 # ### The validation split
@@ -395,6 +506,15 @@ histories = experiments.full_run_histories(["01_fc_baseline", "02_bn_dropout_gap
 if not VAL_SPLIT:
     histories[f"03_1x1_transitions ({mc.count_params(model):,} params)"] = history
 plots.compare_histories(histories);
+
+# %% [markdown]
+# And where each session spends its parameters: one bar per layer, on one scale (sessions 1 and 2
+# as their full runs recorded them). Session 1's budget sits in one fully connected layer; from
+# session 2 on it sits in the convolutions, and session 3's 1×1 is the thin bar after the pool.
+
+# %% tags=["nbval-ignore-output"]
+ledgers = experiments.committed_layers(["01_fc_baseline", "02_bn_dropout_gap"])
+plots.plot_parameter_ledger(ledgers | {"session 3": model});
 
 # %% [markdown]
 # ## Try your own handwriting

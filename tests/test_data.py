@@ -69,3 +69,14 @@ def test_loader_rejects_wrong_input():
         data.TensorLoader(torch.zeros(4, 28, 28), torch.zeros(4), 2, 0.1, 0.3)
     with pytest.raises(ValueError, match="4 images but 3 labels"):
         data.TensorLoader(torch.zeros(4, 28, 28, dtype=torch.uint8), torch.zeros(3), 2, 0.1, 0.3)
+
+
+def test_zoom_enlarges_about_the_centre_for_its_share_of_the_images():
+    square = torch.zeros(1000, 1, 28, 28)
+    square[:, :, 10:18, 10:18] = 1.0  # an 8x8 square in the middle
+    out = data.augment_batch(square, data.Augment(zoom=2.0, zoom_p=0.3), torch.Generator().manual_seed(0))
+    ink = out.flatten(1).sum(1)
+    zoomed = ink > 1.5 * 64  # twice the side: about four times the ink
+    assert 0.25 < zoomed.float().mean() < 0.35  # about zoom_p of the images
+    assert torch.allclose(out[~zoomed], square[~zoomed])  # the others are untouched
+    assert out[zoomed][:, :, 13:15, 13:15].min() > 0.9  # still centred

@@ -345,3 +345,11 @@ def test_older_run_files_get_their_multiply_adds_from_the_lessons_model(tmp_path
     model = notebooks.build_model("02_bn_dropout_gap")
     assert counts["default"] == model_info.multiply_adds(model) and counts["PADDING=1"] > 1.8 * counts["default"]
     assert sweep.record_multiply_adds(tmp_path) == 0  # recorded once
+
+
+def test_committed_layers_come_from_the_full_runs_that_recorded_them(tmp_path):
+    (tmp_path / "runs").mkdir()
+    layers = [{"name": "0", "kind": "Conv2d", "params": 20}]
+    (tmp_path / "01_a.json").write_text(json.dumps({"layers": layers}))
+    (tmp_path / "02_b.json").write_text(json.dumps({"params": 5}))  # recorded before layers were
+    assert experiments.committed_layers(["01_a", "02_b", "03_c"], tmp_path) == {"session 1": layers}

@@ -80,6 +80,9 @@ def test_pictures_that_need_no_training():
     assert len(fig.axes) == 6
     fig = plots.plot_parameter_ledger({"a": model, "b": nn.Sequential(nn.Flatten(), nn.Linear(784, 10))})
     assert len(fig.axes) == 2 and len(fig.axes[1].patches) == 1  # one layer with parameters
+    recorded = [{"name": "0", "kind": "Conv2d", "params": 20}, {"name": "2", "kind": "Linear", "params": 13_530}]
+    fig = plots.plot_parameter_ledger({"from a results file": recorded})
+    assert [p.get_height() for p in fig.axes[0].patches] == [20, 13_530]
 
 
 def test_history_zooms_on_the_last_epochs_around_the_target():

@@ -14,6 +14,7 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         "SCHEDULE=step": [1, 2, 3],
         "SCHEDULE=constant": [1, 2, 3],
         "OPTIMIZER=adam,LR=0.003": [1, 2, 3],
+        "RECIPE=seed": [1, 2, 3],  # the seed assignment's recipe on this network
         # How the defaults were chosen: on the validation split, never on the test set. The baseline
         # is the previous default; each candidate changes one thing (or two) of it.
         "VAL_SPLIT=True,FIRST_CHANNELS=4,LABEL_SMOOTHING=0.0": [1, 2, 3, 4, 5],
@@ -32,6 +33,9 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         "DROPOUT=0.0": [1, 2, 3],
         "DROPOUT_KIND=channel": [1, 2, 3],
         "HEAD=fc": [1, 2, 3],
+        "HEAD=flatten": [1, 2, 3],  # session 1's kind of head (flatten + FC) within the budget, via a 1x1 squeeze
+        "MAX_LR=0.4": [1, 2, 3],  # what BatchNorm is known for: a higher rate, with it
+        "BATCHNORM=False,MAX_LR=0.4": [1, 2, 3],  # and without it
         "PADDING=1": [1, 2, 3],
         "BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3],
         "DROPOUT_KIND=fast": [1, 2, 3, 4, 5],  # speed options over 5 seeds: the same Dropout, a cheaper mask,
