@@ -205,6 +205,15 @@ mc.print_layer_table(model)
 mc.summary(model)
 print(f"multiply-adds per image: {mc.multiply_adds(model):,}")
 
+# %% [markdown]
+# **The receptive fields, drawn.** Each box is what the centre unit of one convolution sees of a
+# test digit, from the RF and jump columns of the layer table: 14×14 pixels after the last one
+# (16×16 after the pool that follows), a stroke or two but not the whole digit. Only the fully
+# connected layer sees it all.
+
+# %% tags=["nbval-ignore-output"]
+plots.show_receptive_fields(mnist.test_images[0], model);
+
 # %% tags=["nbval-check-output"]
 MAX_PARAMS = 25_000
 print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("no_batchnorm", "no_dropout", "fc")))

@@ -66,7 +66,7 @@ SEED = 1  # seeds the weights, the shuffling and every augmentation draw
 TRANSITION = True  # the max-pool + 1x1 transition; off: a plain max-pool, late blocks as wide as the budget allows
 WIDTH = 1.0  # multiplies every layer's channel count (parameters grow about as WIDTH squared)
 VAL_SPLIT = False  # train on 50,000 images, choose the epoch on the other 10,000, test once at the end
-DROPOUT = 0.05  # dropout rate after every block
+DROPOUT = 0.02  # dropout rate after every block; chosen on validation (the end of the lesson says how)
 LABEL_SMOOTHING = 0.0  # session 1's recipe uses 0.1
 
 # %% [markdown]
@@ -119,7 +119,7 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # | GAP → FC 16→10 | 10 | 28 | 170 | one logit per digit |
 #
 # (The table is for `WIDTH = 1.0` with the transition.) Blocks are 3×3 conv (no bias) → BatchNorm
-# → ReLU → Dropout 5%, as in session 2. The 1×1 has no
+# → ReLU → Dropout, as in session 2 but at 2% (chosen on validation: the last section says how). The 1×1 has no
 # BatchNorm or ReLU of its own: it is a linear re-mixing of channels, and the block right after it
 # normalizes. Compared with session 2, the network has one layer more (the 1×1), the same receptive
 # fields, and spends 908 fewer parameters. Because nothing non-linear sits between the 1×1 and the
@@ -288,15 +288,23 @@ plots.show_misclassified(predictions);
 # now takes 14 inputs instead of 10. Nearly the same parameters, one layer fewer, slightly
 # narrower late blocks: does the 1×1 pay for itself in accuracy?
 #
-# The sweep's runs (full mode, several seeds each; the "vs default" column is the difference of the
-# mean min-of-last-3 accuracy with its 95% interval from Welch's t-test over the seeds):
+# The sweep's runs (full mode, several seeds each; the "vs baseline" column is the difference of
+# the mean min-of-last-3 accuracy with its 95% interval from Welch's t-test over the seeds). These
+# two were measured with the previous default's Dropout of 5%, so that is the baseline here:
 
 # %% tags=["nbval-ignore-output"]
 comparison = experiments.compare_variants("03_1x1_transitions", {
-    "TRANSITION=False": "no 1x1; late blocks 15 wide instead of 16",
-})
-plots.plot_comparison(comparison, title="session 3: the transition, on the test set")
+    "TRANSITION=False,DROPOUT=0.05": "no 1x1; late blocks 15 wide instead of 16",
+}, baseline="DROPOUT=0.05")
+plots.plot_comparison(comparison, title="session 3: the transition (Dropout 5%), on the test set")
 comparison
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# S3_ANSWER_TRANSITION
+#
+# </details>
 
 # %% [markdown]
 # The two models differ in *where* the budget goes (a squeeze of the pooled map against one more
@@ -327,6 +335,13 @@ plots.plot_frontier(points, references={
     "seed: 1x1 transitions, 99.41% best": (16_034, 99.41),
 });
 print(frontier_table)
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# S3_ANSWER_FRONTIER
+#
+# </details>
 
 # %% [markdown]
 # Read the chart from the left. Accuracy climbs steeply up to about the default's size and then
@@ -484,6 +499,13 @@ else:
 print(experiments.val_split_comparison("03_1x1_transitions"))
 
 # %% [markdown]
+# <details><summary>Answer</summary>
+#
+# S3_ANSWER_VALSPLIT
+#
+# </details>
+
+# %% [markdown]
 # Both comparisons are on the test set, like with like: one test reading of the final epoch against
 # one test reading of the final epoch; then, run by run, the chosen epoch against the final one of
 # the same model (a paired comparison: the seed spread cancels, so it is read per run).
@@ -494,6 +516,43 @@ print(experiments.val_split_comparison("03_1x1_transitions"))
 # distinguishable from 60,000 over five seeds each (Welch's test above), and choosing the epoch on
 # validation moved the test accuracy by a few test digits at most (each 0.01 point is one of the
 # 10,000 digits): on this model a validation split is cheap insurance, not a handicap.
+
+# %% [markdown]
+# ## How this notebook's Dropout was chosen: on validation
+#
+# With Dropout at 5% this network passed in 4 of its first 5 seeds on the test set: one student in
+# five would see it miss the target. The course asks for 9 in 10. Trying changes and keeping the
+# one with the best *test* accuracy would make the test set choose; so, as in session 1, the
+# candidates ran with `VAL_SPLIT = True` over five seeds each, the test set untouched, each changing
+# one thing of the previous default: a lower Dropout rate (2%), and session 1's label smoothing
+# (0.1). The rule, stated before the runs: keep the candidate with the highest validation mean.
+#
+# **Predict first.** Dropout fights overfitting, and a network of 7,852 parameters trained on
+# 50,000 augmented digits hardly overfits. Which will do better on validation: less Dropout, or
+# label smoothing?
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("03_1x1_transitions", {
+    "VAL_SPLIT=True": "Dropout 2%: this notebook's default now",
+    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1,DROPOUT=0.05": "label smoothing 0.1",
+}, baseline="VAL_SPLIT=True,DROPOUT=0.05")
+plots.plot_comparison(comparison, title="candidates on validation, against Dropout 5%")
+comparison
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# S3_ANSWER_DROPOUT
+#
+# </details>
+#
+# Only then did the chosen default run on the test set, over ten seeds:
+
+# %% tags=["nbval-ignore-output"]
+print(experiments.headline("03_1x1_transitions"))
+
+# %% [markdown]
+# S3_TEST_PARAGRAPH
 
 # %% [markdown]
 # ## Three sessions on one chart
