@@ -100,10 +100,19 @@ class Comparison:
     def _repr_html_(self) -> str:
         import pandas as pd  # only where a notebook renders the table
 
-        table = pd.DataFrame(self.rows, columns=self.columns).to_html(index=False, border=0) if self.columns else ""
+        rows = [[_html_cell(cell) for cell in row] for row in self.rows]
+        table = pd.DataFrame(rows, columns=self.columns).to_html(index=False, border=0, escape=False) if rows else ""
         note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
         readings = "".join(f"<li>{html.escape(line)}</li>" for line in self.readings)
         return f"{note}{table}<ul>{readings}</ul>"
+
+
+def _html_cell(text: str) -> str:
+    """One escaped table cell, laid out to stay narrow on a page: the spread or the interval on a
+    second line under the mean or the difference, and long variant names free to break after a comma."""
+    cell = html.escape(text).replace(" ± ", "<br>±&nbsp;").replace(" [", "<br>[").replace(" M", "&nbsp;M")
+    cell = cell.replace(", +", ",&nbsp;+").replace(", -", ",&nbsp;-")  # an interval stays on one line
+    return cell.replace(",", ",<wbr>") if "=" in cell else cell
 
 
 def _point(label: str, values: list[float]) -> Point:

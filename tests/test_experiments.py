@@ -305,7 +305,7 @@ def test_a_comparison_is_text_in_a_terminal_and_an_html_table_in_a_notebook(tmp_
     comparison = experiments.compare_variants("nb", {"A=1<b>": "a & b"}, tmp_path)
     page = comparison._repr_html_()
     assert page.count("<table") == 1 and page.count("<tr") == 3  # the header, the default, the variant
-    assert "<th>min of last 3</th>" in page and "99.44% ± 0.04%" in page
+    assert "<th>min of last 3</th>" in page and "99.44%<br>±&nbsp;0.04%" in page  # the spread under the mean
     assert "A=1&lt;b&gt;" in page and "<b>" not in page  # text is escaped, never markup
     assert "<li>A=1&lt;b&gt; (a &amp; b): lower" in page
     assert repr(comparison) == str(comparison) and str(comparison).startswith("variant ")

@@ -114,8 +114,8 @@ def results_table(results_dir: str | Path) -> str:
     """
     lines = [
         "| session | params | epochs | final test acc | min of last 3 | target | result | over seeds (min of last 3) "
-        "| wall time | device | torch |",
-        "|---|---:|---:|---:|---:|---:|:-:|---|---:|---|---|",
+        "| wall time | ran on |",
+        "|---|---:|---:|---:|---:|---:|:-:|---|---:|---|",
     ]
     for path in sorted(Path(results_dir).glob("*.json")):
         r = json.loads(path.read_text(encoding="utf-8"))
@@ -129,8 +129,8 @@ def results_table(results_dir: str | Path) -> str:
         lines.append(
             f"| `{r['notebook']}` | {r['params']:,} (≤ {r['max_params']:,}) | {r['epochs']} | "
             f"{r['final_test_acc']:.2%} | {r['min_last3_test_acc']:.2%} | ≥ {r['target_acc']:.2%} | "
-            f"{'PASS' if r['passed'] else 'FAIL'} | {seeds} | {minutes:.1f} min | {r['device']} "
-            f"| {r['torch_version']} |"
+            f"{'PASS' if r['passed'] else 'FAIL'} | {seeds} | {minutes:.1f} min | {r['device']}, "
+            f"torch {r['torch_version']} |"
         )
     return "\n".join(lines)
 
