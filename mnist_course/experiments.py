@@ -352,3 +352,17 @@ def committed_layers(notebooks: list[str], results_dir: str | Path | None = None
         if saved.get("layers"):
             found[f"session {int(name[:2])}"] = saved["layers"]
     return found
+
+
+def run_histories(
+    notebook: str, variants: dict[str, str], seed: int = 1, results_dir: str | Path | None = None
+) -> dict[str, History]:
+    """The per-epoch History of one committed sweep run per variant ({label: variant}, the same
+    seed for all), for `plots.compare_histories`; variants without that run are left out."""
+    found = {}
+    runs = load_runs(where, notebook) if (where := results_folder(results_dir)) else {}
+    for label, variant in variants.items():
+        run = next((r for r in runs.get(variant, []) if r["seed"] == seed and "history" in r), None)
+        if run is not None:
+            found[label] = History(**run["history"])
+    return found

@@ -377,6 +377,68 @@ comparison
 # speed, and why the defaults keep `nn.Dropout` and float32, is in the course's speed notes
 # (docs/speed.md); their accuracy over five seeds is in docs/experiments.md.
 #
+# ## What GAP buys, at an equal budget
+#
+# The `HEAD=fc` row above gives the head a little of *where*: a 2×2 grid of averages. Session 1's
+# head goes all the way: it flattens the whole map into a fully connected layer. Here that would
+# be 16 × 6 × 6 = 576 numbers into 10 outputs, 5,770 parameters for the head alone, far over this
+# budget. `HEAD = "flatten"` fits it in: a 1×1 convolution (with BatchNorm and ReLU) first squeezes
+# the 16 channels to 2, so the fully connected layer sees 2 × 6 × 6 = 72 numbers: 766 parameters
+# in the head, 9,356 in all, against GAP's 170 and 8,760.
+#
+# **Predict first.** A head that knows exactly where on the 6×6 grid each feature was, or one that
+# only knows whether it was there: which is more accurate here, and by how much?
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("02_bn_dropout_gap", {
+    "HEAD=fc": "FC on a 2x2 grid of averages",
+    "HEAD=flatten": "1x1 squeeze to 2 channels, flatten, FC",
+})
+plots.plot_comparison(comparison, title="three heads within the budget, on the test set")
+comparison
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# S2_ANSWER_GAP
+#
+# </details>
+#
+# ## What BatchNorm is for: a higher learning rate
+#
+# BatchNorm's row above is 0.09 points down without it, not distinguishable with three seeds: it
+# could read as "BN does nothing". What BN is known for is something else. Every layer sees inputs
+# of a steady scale, whatever the weights before it do, so the network tolerates a learning rate
+# that would otherwise throw it off, and early epochs make faster progress. So the test is a higher
+# rate: the one-cycle peak at 0.4, four times the default, with and without BN.
+#
+# **Predict first.** At a peak rate of 0.4, what happens without BatchNorm: a slower start, a lower
+# end, or a loss that blows up?
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("02_bn_dropout_gap", {
+    "BATCHNORM=False,MAX_LR=0.4": "no BatchNorm, at the same rate",
+}, baseline="MAX_LR=0.4")
+plots.plot_comparison(comparison, title="peak rate 0.4, with and without BatchNorm")
+comparison
+
+# %% [markdown]
+# The first seed of each, epoch by epoch, with the default's (peak 0.1) for reference:
+
+# %% tags=["nbval-ignore-output"]
+curves = experiments.run_histories("02_bn_dropout_gap", {
+    "BN, peak 0.4": "MAX_LR=0.4", "no BN, peak 0.4": "BATCHNORM=False,MAX_LR=0.4",
+    "BN, peak 0.1 (the default)": "default", "no BN, peak 0.1": "BATCHNORM=False",
+})
+plots.compare_histories(curves, floor=95.0);
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# S2_ANSWER_BN
+#
+# </details>
+#
 # ## What does it get wrong?
 
 # %% tags=["nbval-ignore-output"]

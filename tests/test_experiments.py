@@ -353,3 +353,13 @@ def test_committed_layers_come_from_the_full_runs_that_recorded_them(tmp_path):
     (tmp_path / "01_a.json").write_text(json.dumps({"layers": layers}))
     (tmp_path / "02_b.json").write_text(json.dumps({"params": 5}))  # recorded before layers were
     assert experiments.committed_layers(["01_a", "02_b", "03_c"], tmp_path) == {"session 1": layers}
+
+
+def test_run_histories_read_one_seed_of_each_variant(tmp_path):
+    history = {"epochs": [{"epoch": 1, "eval_acc": 0.98, "seconds": 2.0}], "eval_name": "test"}
+    for variant in ("default", "A=1"):
+        _write_run(tmp_path, "nb", variant, 1, 0.99)
+        path = tmp_path / "runs" / "nb" / variant / "seed1.json"
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"history": history}))
+    found = experiments.run_histories("nb", {"with": "default", "without": "A=1", "missing": "B=2"}, 1, tmp_path)
+    assert list(found) == ["with", "without"] and found["with"].column("eval_acc") == [0.98]

@@ -49,18 +49,28 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         "VAL_SPLIT=True,BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3, 4, 5],
     },
     "03_1x1_transitions": {
-        "default": [1, 2, 3, 4, 5],
-        "VAL_SPLIT=True": [1, 2, 3, 4, 5],
+        "default": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],  # Dropout 2%, chosen on validation (below)
+        # Against the new default, to re-measure: the transition and the frontier's widths.
         "TRANSITION=False": [1, 2, 3],
-        "WIDTH=0.6": [1, 2, 3],
-        "WIDTH=0.8": [1, 2, 3, 4, 5],  # candidates below 6,000 parameters: 5 seeds
+        "WIDTH=0.8": [1, 2, 3, 4, 5],
         "WIDTH=0.85": [1, 2, 3, 4, 5],
-        "WIDTH=0.9": [1, 2, 3],
         "WIDTH=1.25": [1, 2, 3],
-        "WIDTH=1.5": [1, 2, 3],
-        "WIDTH=1.75": [1, 2, 3],
-        # candidates for a more robust default, compared on the validation split over 5 seeds each
-        "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],
-        "VAL_SPLIT=True,DROPOUT=0.02": [1, 2, 3, 4, 5],
+        # Measured with the previous default, Dropout 5% (the lesson compares them with it).
+        "DROPOUT=0.05": [1, 2, 3, 4, 5],
+        "TRANSITION=False,DROPOUT=0.05": [1, 2, 3],
+        "WIDTH=0.6,DROPOUT=0.05": [1, 2, 3],
+        "WIDTH=0.8,DROPOUT=0.05": [1, 2, 3, 4, 5],  # candidates below 6,000 parameters: 5 seeds
+        "WIDTH=0.85,DROPOUT=0.05": [1, 2, 3, 4, 5],
+        "WIDTH=0.9,DROPOUT=0.05": [1, 2, 3],
+        "WIDTH=1.25,DROPOUT=0.05": [1, 2, 3],
+        "WIDTH=1.5,DROPOUT=0.05": [1, 2, 3],
+        "WIDTH=1.75,DROPOUT=0.05": [1, 2, 3],
+        # How the default was chosen: on the validation split, 5 seeds each, against the previous default.
+        "VAL_SPLIT=True,DROPOUT=0.05": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True": [1, 2, 3, 4, 5],  # Dropout 2%: the highest validation mean, so the default
+        "VAL_SPLIT=True,LABEL_SMOOTHING=0.1,DROPOUT=0.05": [1, 2, 3, 4, 5],
+        # The challenge: a network under 6,000 parameters, chosen on validation (then 5 test seeds).
+        "VAL_SPLIT=True,WIDTH=0.85": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,WIDTH=0.8": [1, 2, 3, 4, 5],
     },
 }
