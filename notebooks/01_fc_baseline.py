@@ -343,6 +343,34 @@ plots.plot_history(history, title="Session 1: FC baseline");
 plots.plot_schedule(history, schedule, steps_per_epoch=len(train_loader));
 
 # %% [markdown]
+# ### Check yourself: label smoothing's floor
+#
+# The training loss above cannot fall below 0.50 because of label smoothing 0.1. With
+# `LABEL_SMOOTHING = 0.2`, what is the lowest training loss a network could report? Replace `None`
+# and run the cell: it measures the loss of a network whose scores match the smoothed target
+# exactly.
+
+# %%
+floor_at_0_2 = None  # your answer, to two decimals
+
+if floor_at_0_2 is not None:
+    smoothed = torch.full((1, 10), 0.2 / 10)
+    smoothed[0, 0] += 0.8  # 0.8 + 0.02 on the right digit, 0.02 on each of the nine others
+    measured = nn.functional.cross_entropy(smoothed.log(), torch.tensor([0]), label_smoothing=0.2).item()
+    assert abs(floor_at_0_2 - measured) < 0.01, "the entropy of the smoothed target: -sum(q ln q) over the ten digits"
+    print(f"right: {measured:.3f}")
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# The smoothed target puts 0.8 + 0.02 = 0.82 on the right digit and 0.02 on each of the other
+# nine; its entropy is −(0.82 ln 0.82 + 9 × 0.02 ln 0.02) ≈ 0.163 + 0.704 = **0.87**. Twice the
+# smoothing raises the floor from 0.50 to 0.87: the reported training loss says as much about the
+# smoothing as about the network.
+#
+# </details>
+
+# %% [markdown]
 # ## What did each part of the recipe buy?
 #
 # **Predict first.** Which of these costs this network the most accuracy: training without

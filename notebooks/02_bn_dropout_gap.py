@@ -214,7 +214,7 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 plots.show_receptive_fields(mnist.test_images[0], model);
 
 # %% [markdown]
-# ### Check yourself: what a block costs
+# ### Check yourself: what a block and a head cost
 #
 # Replace each `None` with your answer and run the cell; it checks your number against the helper,
 # which measures it on the layers themselves. (Left as `None`, the cell checks nothing.)
@@ -222,6 +222,9 @@ plots.show_receptive_fields(mnist.test_images[0], model);
 # 1. How many parameters does one block 16→16 have, convolution and BatchNorm together?
 # 2. How many multiply-adds does the convolution of the *last* block (16→16, output 6×6) cost per
 #    image? And the first block's (1→10, output 26×26)?
+# 3. A separate exercise: the head `HEAD = "flatten"` (later in this lesson) squeezes the 16 channels
+#    of the 6×6 map to 2 with a 1×1 convolution (no bias) and a BatchNorm, then feeds all
+#    2 × 6 × 6 numbers to a fully connected layer with 10 outputs. How many parameters is that head?
 
 # %%
 block_params = None  # your answer to 1
@@ -241,6 +244,14 @@ if last_conv_multiply_adds is not None and first_conv_multiply_adds is not None:
     print(f"2. right: {last:,} and {first:,}: the first block has 1% of the last one's weights, "
           f"and costs {first / last:.0%} of its multiply-adds")
 
+flatten_head_params = None  # your answer to 3
+if flatten_head_params is not None:
+    flatten_head = nn.Sequential(nn.Conv2d(16, 2, 1, bias=False), nn.BatchNorm2d(2), nn.Flatten(),
+                                 nn.Linear(2 * 6 * 6, 10))  # fmt: skip
+    measured = mc.count_params(flatten_head)
+    assert flatten_head_params == measured, "three layers with parameters: the 1x1, BatchNorm's scale and shift, the FC"
+    print(f"3. right: {measured} parameters, against GAP's 170")
+
 # %% [markdown]
 # <details><summary>Solutions</summary>
 #
@@ -250,6 +261,8 @@ if last_conv_multiply_adds is not None and first_conv_multiply_adds is not None:
 #    **82,944**. The first block: 10 × 26 × 26 = 6,760 outputs × 3 × 3 × 1 = **60,840** — 90
 #    weights against 2,304, yet nearly as much work, because they are applied at 676 positions
 #    instead of 36. (Multiply-adds along the channels of the input, as `mc.multiply_adds` counts them.)
+# 3. The 1×1: 16 × 2 = 32; BatchNorm: 2 × 2 = 4; the fully connected layer: 72 × 10 + 10 = 730.
+#    **766** in all: 4.5× GAP's head, for a head that knows where each feature was.
 #
 # </details>
 

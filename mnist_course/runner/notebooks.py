@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,12 +119,10 @@ def execute(notebook: Path, output: Path, parameters: dict | None = None) -> flo
     nb = nbformat.read(notebook, as_version=4)
     if parameters:
         inject_parameters(nb, parameters)
-    client = NotebookClient(
-        nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
-    )
     start = time.perf_counter()
     try:
-        client.execute()
+        with _kernel_manager() as km:
+            NotebookClient(nb, km=km, timeout=None, resources={"metadata": {"path": str(notebook.parent)}}).execute()
     except CellExecutionError as err:
         failed = output.with_suffix(".failed.ipynb")
         failed.parent.mkdir(parents=True, exist_ok=True)
@@ -136,6 +135,20 @@ def execute(notebook: Path, output: Path, parameters: dict | None = None) -> flo
     seconds = time.perf_counter() - start
     atomic.write_text(output, nbformat.writes(nb))
     return seconds
+
+
+@contextlib.contextmanager
+def _kernel_manager():
+    """A python3 kernel manager. On POSIX its kernel talks over Unix sockets in a private folder:
+    over TCP, kernels started at the same moment (a sweep's workers) can pick the same free port, and
+    one of them dies with "Address already in use"."""
+    from jupyter_client.manager import KernelManager
+
+    if os.name != "posix":
+        yield KernelManager(kernel_name="python3")
+        return
+    with tempfile.TemporaryDirectory(prefix="mnist-course-kernel-") as folder:
+        yield KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "kernel"))
 
 
 @contextlib.contextmanager
