@@ -363,3 +363,12 @@ def test_run_histories_read_one_seed_of_each_variant(tmp_path):
         path.write_text(json.dumps(json.loads(path.read_text()) | {"history": history}))
     found = experiments.run_histories("nb", {"with": "default", "without": "A=1", "missing": "B=2"}, 1, tmp_path)
     assert list(found) == ["with", "without"] and found["with"].column("eval_acc") == [0.98]
+
+
+def test_kernels_started_together_cannot_race_for_a_port():
+    import os
+
+    with notebooks._kernel_manager() as km:
+        assert km.transport == ("ipc" if os.name == "posix" else "tcp")
+        if os.name == "posix":
+            assert len(km.ip) < 100  # a Unix socket path must stay short
