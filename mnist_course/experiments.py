@@ -182,8 +182,9 @@ def compare_variants(
             f"{s.final_mean:.2%} ± {s.final_std:.2%}", cell, p_cell, f"{s.seconds_per_epoch:.1f}",
         ))  # fmt: skip
     if family:
-        readings.append(f"p (Holm): Welch's p-values adjusted by Holm's method for the {len(family)} comparisons "
-                        "of this table, so that the chance of any false 'higher' or 'lower' in it stays at 5%")
+        if len(family) > 1:
+            readings.append(f"p (Holm): Welch's p-values adjusted by Holm's method for the {len(family)} comparisons "
+                            "of this table, so that the chance of any false 'higher' or 'lower' in it stays at 5%")
     note = "the first row is the baseline; each row under it names what it changes" if relative else ""
     columns, rows = _timed_on_one_machine(columns, rows, shown)
     return Comparison(columns, rows, readings, points, note)

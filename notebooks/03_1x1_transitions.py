@@ -312,10 +312,9 @@ comparison
 # The two models differ in *where* the budget goes (a squeeze of the pooled map against one more
 # channel in each late block) and by 264 parameters. The model without the transition is about a
 # tenth of a point lower, but with three seeds against five the interval still reaches zero
-# (p = 0.064): these runs cannot tell the two apart, and a few more seeds of `TRANSITION=False`
-# would. The
-# default row's "passed" column is also this session's headline over seeds: one run that passes is
-# a sample, not a guarantee.
+# (p = 0.064): these runs cannot tell the two apart, and more seeds of `TRANSITION=False` would
+# tell more. Both were measured with Dropout 5%; whether the same holds at this notebook's 2% is
+# yet to be measured.
 #
 # ## The frontier: accuracy against size
 #
@@ -508,7 +507,9 @@ print(experiments.val_split_comparison("03_1x1_transitions"))
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# S3_ANSWER_VALSPLIT
+# Neither, measurably. Trained on 50,000 images, the final epoch scored on the test set level with
+# the default's 60,000 (−0.01 points, p = 0.8, five seeds against ten). Choosing the epoch on
+# validation moved each run by −0.04 to +0.04 points: at most 4 of the 10,000 test digits.
 #
 # </details>
 
@@ -558,13 +559,24 @@ comparison
 #
 # </details>
 #
-# Only then did the chosen default run on the test set, over ten seeds:
+# Only then did the chosen default run on the test set, over ten seeds, here beside the previous
+# default's five (Dropout 5%, run before the choice):
 
 # %% tags=["nbval-ignore-output"]
 print(experiments.headline("03_1x1_transitions"))
+comparison = experiments.compare_variants("03_1x1_transitions", {"DROPOUT=0.05": "the previous default"})
+plots.plot_comparison(comparison, title="the chosen default and the previous one, on the test set")
+comparison
 
 # %% [markdown]
-# S3_TEST_PARAGRAPH
+# Read it honestly. The chosen default passed in 8 of 10 seeds: below the course's bar of 9 in 10.
+# And on the test set it is, if anything, *lower* than the Dropout it replaced: about 0.06 points,
+# with an interval that just reaches zero. Validation saw Dropout 2% ahead by 0.03 points, inside
+# its noise; the test set sees it behind by about twice that, also at the edge of its noise. This
+# is what choosing between candidates that are level looks like: a coin flip, which the winner's
+# curse then makes look like a gain. Going back to 5% because of this table would let the test set
+# make the decision after all. The honest next step is a better candidate, found on validation:
+# a design question, like the one in the exercise above.
 
 # %% [markdown]
 # ## Three sessions on one chart
