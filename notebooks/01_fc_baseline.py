@@ -51,7 +51,7 @@ if "google.colab" in sys.modules and not os.path.isdir("mnist-course"):
     subprocess.run("git clone https://github.com/mnist-course/mnist-course --depth 1 --quiet", shell=True, check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./mnist-course"], check=True)
 
-import mnist_course as mc  # first: it sets how idle threads wait before torch starts them
+import mnist_course as mc  # first: it sets torch's CPU options before torch starts
 import torch
 from mnist_course import data, experiments, plots
 from torch import nn

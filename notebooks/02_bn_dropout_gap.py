@@ -55,7 +55,7 @@ if "google.colab" in sys.modules and not os.path.isdir("mnist-course"):
     subprocess.run("git clone https://github.com/mnist-course/mnist-course --depth 1 --quiet", shell=True, check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "./mnist-course"], check=True)
 
-import mnist_course as mc  # first: it sets how idle threads wait before torch starts them
+import mnist_course as mc  # first: it sets torch's CPU options before torch starts
 import torch
 from mnist_course import data, experiments, plots
 from torch import nn
@@ -417,38 +417,33 @@ comparison
 #
 # </details>
 #
-# ## What BatchNorm is for: a higher learning rate
+# ## What BatchNorm is for: getting going
 #
 # BatchNorm's row above is 0.09 points down without it, not distinguishable with three seeds: it
-# could read as "BN does nothing". What BN is known for is something else. Every layer sees inputs
-# of a steady scale, whatever the weights before it do, so the network tolerates a learning rate
-# that would otherwise throw it off, and early epochs make faster progress. So the test is a higher
-# rate: the one-cycle peak at 0.4, four times the default, with and without BN.
+# could read as "BN does nothing". What BN is known for happens earlier. Every layer sees inputs of
+# a steady scale whatever the weights before it do, so the first updates already move the network
+# somewhere useful. The sweep's runs keep every epoch, so the two can be compared epoch by epoch.
 #
-# **Predict first.** At a peak rate of 0.4, what happens without BatchNorm: a slower start, a lower
-# end, or a loss that blows up?
+# **Predict first.** With the same recipe (the rate warms up to 0.1 over the first epochs), how
+# accurate is the network without BatchNorm after its first epoch?
 
 # %% tags=["nbval-ignore-output"]
-comparison = experiments.compare_variants("02_bn_dropout_gap", {
-    "BATCHNORM=False,MAX_LR=0.4": "no BatchNorm, at the same rate",
-}, baseline="MAX_LR=0.4")
-plots.plot_comparison(comparison, title="peak rate 0.4, with and without BatchNorm")
-comparison
-
-# %% [markdown]
-# The first seed of each, epoch by epoch, with the default's (peak 0.1) for reference:
-
-# %% tags=["nbval-ignore-output"]
-curves = experiments.run_histories("02_bn_dropout_gap", {
-    "BN, peak 0.4": "MAX_LR=0.4", "no BN, peak 0.4": "BATCHNORM=False,MAX_LR=0.4",
-    "BN, peak 0.1 (the default)": "default", "no BN, peak 0.1": "BATCHNORM=False",
-})
-plots.compare_histories(curves, floor=95.0);
+curves = experiments.run_histories("02_bn_dropout_gap", {"with BatchNorm (the default)": "default",
+                                                         "without BatchNorm": "BATCHNORM=False"})  # fmt: skip
+plots.compare_histories(curves, floor=None);
+for seed in (1, 2, 3):
+    runs = experiments.run_histories("02_bn_dropout_gap", {"with": "default", "without": "BATCHNORM=False"}, seed)
+    print(f"seed {seed}, test accuracy after epoch 1: "
+          + ", ".join(f"{name} BN {run.column('eval_acc')[0]:.1%}" for name, run in runs.items()))  # fmt: skip
 
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# S2_ANSWER_BN
+# Hardly anywhere: without BatchNorm the first epoch ends at 11.4%, 37.3% and 11.1% in the three
+# seeds — two of them at chance, one digit in ten — against 93.6–96.0% with it. Without BN the
+# network needs the warm-up's growing rate to get going; by epoch 3 it has caught up to within a
+# point or two, and after 15 epochs the gap is the 0.09 points of the table. BN's benefit here is
+# the start, not the finish.
 #
 # </details>
 #
