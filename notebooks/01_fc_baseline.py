@@ -476,7 +476,7 @@ plots.plot_confusion(predictions);
 
 # %% tags=["nbval-ignore-output"]
 train_images_loader = data.TensorLoader(mnist.train_images, mnist.train_labels, 1000, train_loader.mean,
-                                        train_loader.std, device=device)  # fmt: skip
+                                        train_loader.std, device=device)
 train_images_acc = mc.evaluate(model, train_images_loader, device)[1]
 print(f"accuracy on the {len(mnist.train_images):,} training images: {train_images_acc:.2%}")
 print(f"accuracy on the {test_loader.dataset_size:,} {eval_name} images:     {history.final_acc:.2%}")

@@ -249,9 +249,9 @@ if direct_weights is not None and squeezed_weights is not None:
 probe = TransitionNet(TRANSITION, None if TRANSITION else late).to(device)
 probe_optimizer = torch.optim.SGD(probe.parameters(), lr=1e-5, momentum=0.9, nesterov=True, weight_decay=1e-4)
 lr_test = mc.lr_find(probe, train_loader, probe_optimizer, end_lr=10, device=device,
-                     progress=False)  # fmt: skip
+                     progress=False)
 print(f"suggested peak rate: {lr_test.suggested_lr:.3g} (lowest smoothed loss at {lr_test.min_loss_lr:.3g}); "
-      f"this recipe uses 0.1, {0.1 / lr_test.suggested_lr:.2g}x the suggestion")  # fmt: skip
+      f"this recipe uses 0.1, {0.1 / lr_test.suggested_lr:.2g}x the suggestion")
 plots.plot_lr_find(lr_test);
 
 # %% [markdown]
