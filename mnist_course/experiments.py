@@ -24,7 +24,7 @@ from .runs import (
     load_runs,
     mean_std,
     notebook_parameters,
-    parse_overrides,
+    overrides_of,
     results_folder,
     run_file,
     run_options,
@@ -225,7 +225,7 @@ def _change_against(variant: str, baseline: str, runs: dict[str, list[dict]], de
 
     def values(v: str) -> dict[str, object]:
         recorded = runs.get(v, [{}])[0].get("parameters")
-        return defaults | (recorded if recorded is not None else parse_overrides([v]) if v != DEFAULT_VARIANT else {})
+        return defaults | (recorded if recorded is not None else overrides_of(v))
 
     mine, theirs = values(variant), values(baseline)
     names = [*mine, *(k for k in theirs if k not in mine)]
@@ -317,11 +317,15 @@ def full_run_histories(notebooks: list[str], results_dir: str | Path | None = No
     where = results_folder(results_dir)
     found = {}
     for name in notebooks:
-        path = where / f"{name}.json" if where else None
-        if path is not None and path.is_file():
-            saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved := (_full_run(where, name) if where else {}):
             found[f"{name} ({saved['params']:,} params)"] = History(**saved["history"])
     return found
+
+
+def _full_run(where: Path, notebook: str) -> dict:
+    """The notebook's committed full run, results/<notebook>.json, or {} when there is none."""
+    path = where / f"{notebook}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def committed_predictions(
@@ -332,12 +336,12 @@ def committed_predictions(
     None when the file is missing or holds no test predictions (older runs, validation-split runs)."""
     if (where := results_folder(results_dir)) is None:
         return None
-    path = where / f"{notebook}.json" if variant is None else run_file(
-        where, notebook, {} if variant == DEFAULT_VARIANT else parse_overrides([variant]), seed or 1
-    )
-    if not path.is_file():
-        return None
-    saved = json.loads(path.read_text(encoding="utf-8")).get("predictions") or {}
+    if variant is None:
+        saved = _full_run(where, notebook)
+    else:
+        path = run_file(where, notebook, overrides_of(variant), seed or 1)
+        saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    saved = saved.get("predictions") or {}
     return decode_predictions(saved["digits"]) if saved.get("set") == "test" else None
 
 
@@ -348,10 +352,8 @@ def committed_layers(notebooks: list[str], results_dir: str | Path | None = None
     where = results_folder(results_dir)
     found = {}
     for name in notebooks:
-        path = where / f"{name}.json" if where else None
-        saved = json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else {}
-        if saved.get("layers"):
-            found[f"session {int(name[:2])}"] = saved["layers"]
+        if layers := (_full_run(where, name) if where else {}).get("layers"):
+            found[f"session {int(name[:2])}"] = layers
     return found
 
 

@@ -66,6 +66,11 @@ def variant_name(overrides: dict[str, object]) -> str:
     return ",".join(parts) or DEFAULT_VARIANT
 
 
+def overrides_of(variant: str) -> dict[str, object]:
+    """The overrides a variant's name stands for: the inverse of `variant_name` ("default": none)."""
+    return {} if variant == DEFAULT_VARIANT else parse_overrides([variant])
+
+
 def run_options(variant: str) -> str:
     """The `-p NAME=VALUE` options of `python -m mnist_course run` that make `variant` ("" for the default)."""
     return "" if variant == DEFAULT_VARIANT else "".join(f" -p {part}" for part in variant.split(","))

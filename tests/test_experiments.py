@@ -372,3 +372,8 @@ def test_kernels_started_together_cannot_race_for_a_port():
         assert km.transport == ("ipc" if os.name == "posix" else "tcp")
         if os.name == "posix":
             assert len(km.ip) < 100  # a Unix socket path must stay short
+
+
+def test_a_variants_name_and_its_overrides_are_inverses():
+    for overrides in ({}, {"VAL_SPLIT": True, "LR": 0.1}, {"HEAD": "flatten"}):
+        assert runs.overrides_of(runs.variant_name(overrides)) == overrides

@@ -17,7 +17,7 @@ import torch
 
 from .. import atomic, cpu, runs
 from ..model_info import multiply_adds
-from ..runs import DEFAULT_VARIANT, RUNNER_PARAMETERS, ParameterError, parse_overrides, variant_name
+from ..runs import RUNNER_PARAMETERS, ParameterError, variant_name
 from .notebooks import RunError, build_model, check_overrides, run_variant, variant_command
 from .plan import SWEEPS
 
@@ -31,7 +31,7 @@ def sweep_plan(notebook: Path) -> list[tuple[dict[str, object], list[int]]]:
         raise ParameterError(f"runner/plan.py declares no sweep for {notebook.stem}; it has: {', '.join(SWEEPS)}")
     plan = []
     for name, seeds in SWEEPS[notebook.stem].items():
-        overrides = {} if name == DEFAULT_VARIANT else parse_overrides([name])
+        overrides = runs.overrides_of(name)
         check_overrides(notebook, overrides)
         plan.append((overrides, list(seeds)))
     return plan
@@ -148,7 +148,7 @@ def record_multiply_adds(results_dir: Path) -> int:
             continue
         stem, variant = path.parent.parent.name, path.parent.name
         if (stem, variant) not in counts:
-            overrides = {} if variant == DEFAULT_VARIANT else parse_overrides([variant])
+            overrides = runs.overrides_of(variant)
             overrides = {k: v for k, v in overrides.items() if k not in RUNNER_PARAMETERS}
             counts[stem, variant] = multiply_adds(build_model(stem, overrides))
         record["multiply_adds"] = counts[stem, variant]
