@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from scipy import stats as scipy_stats
 
 from .course import decode_predictions
 from .history import History
@@ -32,7 +31,7 @@ from .runs import (
     summarize,
     variant_name,
 )
-from .stats import holm, welch
+from .stats import holm, mean_interval, welch
 
 
 def _test_line(values: list[float], baseline: list[float]) -> tuple[str, float | None, str]:
@@ -116,12 +115,8 @@ def _html_cell(text: str) -> str:
 
 
 def _point(label: str, values: list[float]) -> Point:
-    """The chart's row: the mean of `values` with its 95% t-interval (scipy's t distribution)."""
-    mean = sum(values) / len(values)
-    if len(values) < 2 or max(values) == min(values):  # no spread: no interval to draw
-        return Point(label, values, mean, mean, mean)
-    low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy_stats.sem(values))
-    return Point(label, values, mean, float(low), float(high))
+    """The chart's row: the mean of `values` with its 95% t-interval."""
+    return Point(label, values, *mean_interval(values))
 
 
 def compare_variants(

@@ -5,6 +5,7 @@
   matter: a difference of twice its standard error is not significant on 2–4 degrees of freedom.
 - Two models on the same test digits: McNemar's exact test on the digits where exactly one of them
   is right (the digits both get right or both get wrong say nothing about which is better).
+- One variant's seeds on a chart: the mean with its 95% t-interval.
 - Several comparisons in one table: Holm's step-down correction of their p-values.
 
 The distributions come from `scipy.stats`; only Holm's few lines are written here (scipy has no
@@ -40,6 +41,16 @@ def welch(a: list[float], b: list[float]) -> Welch:
     difference = sum(a) / len(a) - sum(b) / len(b)
     return Welch(difference, float(interval.low), float(interval.high), float(result.statistic),
                  float(result.df), float(result.pvalue))  # fmt: skip
+
+
+def mean_interval(values: list[float]) -> tuple[float, float, float]:
+    """The mean of `values` and the 95% t-interval around it: (mean, low, high). With one value, or
+    values without spread, the interval is the mean itself (there is nothing to estimate it from)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2 or max(values) == min(values):
+        return mean, mean, mean
+    low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=mean, scale=scipy_stats.sem(values))
+    return mean, float(low), float(high)
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,11 @@ def test_holm_adjusts_in_steps_and_keeps_the_order():
     # sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> made non-decreasing
     assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_mean_interval_is_the_textbook_t_interval():
+    # 1..5: mean 3, standard error sqrt(2.5 / 5), t(0.975, 4 df) = 2.776 -> 3 ± 1.963
+    mean, low, high = stats.mean_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert mean == 3.0 and low == pytest.approx(3 - 1.963, abs=1e-3) and high == pytest.approx(3 + 1.963, abs=1e-3)
+    assert stats.mean_interval([0.99]) == (0.99, 0.99, 0.99)  # one value: nothing to estimate a spread from
+    assert stats.mean_interval([0.99, 0.99]) == (0.99, 0.99, 0.99)
