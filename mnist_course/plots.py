@@ -205,7 +205,7 @@ def plot_comparison(comparison, title: str = "") -> Figure | None:
     points = comparison.points
     if not points:  # no runs found: the table says why
         return None
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(points) + 1.4))
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(points) + 1.7), layout="constrained")
     for row, point in enumerate(points):
         y = len(points) - 1 - row  # the baseline on top, like the table
         ax.plot([100 * v for v in point.values], [y] * len(point.values), "o", color="gray", alpha=0.5, markersize=4)
@@ -218,8 +218,7 @@ def plot_comparison(comparison, title: str = "") -> Figure | None:
     ax.set_xlabel("min of last 3 epochs (%): seeds, and their mean with its 95% interval")
     ax.set_title(title, loc="left")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1, 1.0), ncol=2, frameon=False)
-    fig.tight_layout()
+    fig.legend(fontsize=8, loc="outside lower center", ncol=2, frameon=False)  # under the axis: clear of the title
     return fig
 
 
