@@ -4,7 +4,8 @@ summaries over seeds.
 A *variant* is a set of overrides of a lesson's parameters cell (the code cell tagged `parameters`),
 written `NAME=VALUE[,NAME=VALUE]` ("default" when there are none). Each run of a variant and seed is
 one JSON file, `results/runs/<notebook>/<variant>/seed<N>.json`: what `report()` wrote, plus the
-`parameters` it ran with and the `seed`. Making runs is the runner's job (mnist_course/runner/).
+`parameters` it ran with (every value of the parameters cell; a parameter such as session 1's
+`RECIPE` may set others in a later cell, so the lesson's code says what a value means) and the `seed`. Making runs is the runner's job (mnist_course/runner/).
 """
 
 from __future__ import annotations
