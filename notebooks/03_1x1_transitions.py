@@ -69,6 +69,7 @@ WIDTH = 1.0  # multiplies every layer's channel count (parameters grow about as 
 VAL_SPLIT = False  # train on 50,000 images, choose the epoch on the other 10,000, test once at the end
 DROPOUT = 0.02  # dropout rate after every block; chosen on validation (see "How this notebook's Dropout was chosen")
 LABEL_SMOOTHING = 0.0  # session 1's recipe uses 0.1
+MAX_LR = 0.1  # one-cycle peak learning rate (session 2's); see "Choosing the peak learning rate"
 
 # %% [markdown]
 # **Exercise.** Shrink the model: set `WIDTH = 0.8` (about 5,000 parameters) and run the notebook.
@@ -251,7 +252,7 @@ probe_optimizer = torch.optim.SGD(probe.parameters(), lr=1e-5, momentum=0.9, nes
 lr_test = mc.lr_find(probe, train_loader, probe_optimizer, end_lr=10, device=device,
                      progress=False)
 print(f"suggested peak rate: {lr_test.suggested_lr:.3g} (lowest smoothed loss at {lr_test.min_loss_lr:.3g}); "
-      f"this recipe uses 0.1, {0.1 / lr_test.suggested_lr:.2g}x the suggestion")
+      f"this run uses MAX_LR = {MAX_LR:g}, {MAX_LR / lr_test.suggested_lr:.2g}x the suggestion")
 plots.plot_lr_find(lr_test);
 
 # %% [markdown]
@@ -262,7 +263,6 @@ plots.plot_lr_find(lr_test);
 # alternative.
 
 # %% tags=["nbval-ignore-output"]
-MAX_LR = 0.1
 optimizer = torch.optim.SGD(model.parameters(), lr=MAX_LR, momentum=0.9, nesterov=True, weight_decay=1e-4)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(
     optimizer, max_lr=MAX_LR, epochs=EPOCHS, steps_per_epoch=len(train_loader), pct_start=0.25
