@@ -20,6 +20,7 @@ from .runs import (
     NO_RESULTS,
     RUNNER_PARAMETERS,
     Summary,
+    collapsed,
     load_runs,
     mean_std,
     notebook_parameters,
@@ -150,9 +151,9 @@ def compare_variants(
     columns = ["variant", "params", "mult-adds", "seeds", "passed", "min of last 3", "final",
                f"vs {against} [95% CI]", "p (Holm)", "s/epoch"]  # fmt: skip
     rows, readings, tests, shown, points = [], [], {}, [], []
-    min3 = {v: [r["min_last3_test_acc"] for r in rs if "error" not in r] for v, rs in runs.items()}
+    min3 = {v: [r["min_last3_test_acc"] for r in rs if "error" not in r and not collapsed(r)] for v, rs in runs.items()}
     for variant in variants:
-        if variant in found and base is not None and variant != baseline:
+        if variant in found and base is not None and variant != baseline and min3[variant]:
             tests[variant] = _test_line(min3[variant], min3[baseline])
     family = [v for v in tests if tests[v][1] is not None]
     adjusted = dict(zip(family, holm([tests[v][1] for v in family]), strict=True))
@@ -161,6 +162,11 @@ def compare_variants(
         if s is None or s.seeds == s.failed:
             readings.append(_no_runs_line(notebook, variant))
             continue
+        if s.collapsed:
+            finals = ", ".join(f"{r['final_test_acc']:.2%}" for r in runs[variant] if collapsed(r))
+            readings.append(f"{label.get(variant, variant)} ({what}): {s.collapsed} of {s.seeds} runs collapsed (final "
+                            f"accuracy {finals}: the network stopped learning); the accuracy columns are over the "
+                            f"other {s.measured} run{'s' * (s.measured != 1)}")  # fmt: skip
         cell, p_cell = "", ""
         if variant in tests:
             cell, p, words = tests[variant]
@@ -168,12 +174,15 @@ def compare_variants(
             delta = s.min3_mean - base.min3_mean
             readings.append(f"{label.get(variant, variant)} ({what}): {verdict(adjusted.get(variant), delta)} "
                             f"({words}; Holm-adjusted p = {p_cell})")  # fmt: skip
-        failed = f" ({s.failed} failed)" if s.failed else ""
+        if not s.measured:  # every run collapsed: nothing to average or draw
+            rows.append((label.get(variant, variant), "–", "–", str(s.seeds), s.passes(), "–", "–", "", "", ""))
+            continue
         shown.append(s)
-        points.append(_point(label.get(variant, variant), min3[variant]))
+        fell = f" ({s.collapsed}/{s.seeds} collapsed)" if s.collapsed else ""
+        points.append(_point(label.get(variant, variant) + fell, min3[variant]))
         rows.append((
             label.get(variant, variant), f"{s.params:,}", _millions(s.multiply_adds), str(s.seeds),
-            f"{s.passed}/{s.seeds}{failed}", f"{s.min3_mean:.2%} ± {s.min3_std:.2%}",
+            s.passes(), f"{s.min3_mean:.2%} ± {s.min3_std:.2%}",
             f"{s.final_mean:.2%} ± {s.final_std:.2%}", cell, p_cell, f"{s.seconds_per_epoch:.1f}",
         ))  # fmt: skip
     if family:

@@ -5,7 +5,8 @@ A *variant* is a set of overrides of a lesson's parameters cell (the code cell t
 written `NAME=VALUE[,NAME=VALUE]` ("default" when there are none). Each run of a variant and seed is
 one JSON file, `results/runs/<notebook>/<variant>/seed<N>.json`: what `report()` wrote, plus the
 `parameters` it ran with (every value of the parameters cell; a parameter such as session 1's
-`RECIPE` may set others in a later cell, so the lesson's code says what a value means) and the `seed`. Making runs is the runner's job (mnist_course/runner/).
+`RECIPE` may set others in a later cell, so the lesson's code says what a value means) and the `seed`.
+Making runs is the runner's job (mnist_course/runner/).
 """
 
 from __future__ import annotations
@@ -112,6 +113,16 @@ def load_runs(results_dir: str | Path, notebook: str) -> dict[str, list[dict]]:
     return {v: sorted(r, key=lambda run: run["seed"]) for v, r in runs.items()}
 
 
+COLLAPSE_BELOW = 0.5  # final accuracy under which a finished run's network stopped learning
+
+
+def collapsed(run: dict) -> bool:
+    """A run that finished, but whose network stopped learning: final accuracy below COLLAPSE_BELOW,
+    as when it answers one digit for every image (about 10%). That is an outcome of its own, not a
+    sample of the variant's accuracy, so summaries count it apart instead of averaging it in."""
+    return "error" not in run and run["final_test_acc"] < COLLAPSE_BELOW
+
+
 @dataclass
 class Summary:
     """One variant over its seeds. Accuracies are fractions; std is the sample std (0 for one seed)."""
@@ -129,6 +140,17 @@ class Summary:
     reached: int = 0  # runs whose min of last 3 reached the target, whatever their parameter budget
     machine: str | None = None  # the one machine every run recorded; None if they differ or some did not say
     multiply_adds: int | None = None  # per image, as the run recorded it (None in runs made before it did)
+    collapsed: int = 0  # runs that finished but stopped learning (`collapsed`): counted, not averaged
+
+    @property
+    def measured(self) -> int:
+        """The runs the accuracies average: neither failed nor collapsed."""
+        return self.seeds - self.failed - self.collapsed
+
+    def passes(self) -> str:
+        """"passed/seeds", with the runs that failed or collapsed named: "1/3 (2 collapsed)"."""
+        apart = [f"{n} {what}" for n, what in ((self.failed, "failed"), (self.collapsed, "collapsed")) if n]
+        return f"{self.passed}/{self.seeds}" + (f" ({', '.join(apart)})" if apart else "")
 
 
 def machine_of(runs: list[dict]) -> str | None:
@@ -149,19 +171,22 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def summarize(variant: str, runs: list[dict]) -> Summary:
-    """Mean ± std of the min-of-last-3 and final accuracy, passes, params and seconds per epoch."""
-    done = [r for r in runs if "error" not in r]
+    """Mean ± std of the min-of-last-3 and final accuracy, passes, params and seconds per epoch, over
+    the runs that neither failed nor collapsed (those are counted apart)."""
+    errors = sum("error" in r for r in runs)
+    fallen = sum(collapsed(r) for r in runs)
+    done = [r for r in runs if "error" not in r and not collapsed(r)]
     if not done:
         nan = float("nan")
-        return Summary(variant, len(runs), 0, len(runs), nan, nan, nan, nan, 0, nan)
+        return Summary(variant, len(runs), 0, errors, nan, nan, nan, nan, 0, nan, collapsed=fallen)
     min3 = mean_std([r["min_last3_test_acc"] for r in done])
     final = mean_std([r["final_test_acc"] for r in done])
     epoch_seconds = [row["seconds"] for r in done for row in r["history"]["epochs"]]
     return Summary(
-        variant, len(runs), sum(r["passed"] for r in done), len(runs) - len(done), *min3, *final,
+        variant, len(runs), sum(r["passed"] for r in done), errors, *min3, *final,
         done[0]["params"], statistics.fmean(epoch_seconds),
         sum(r["min_last3_test_acc"] >= r.get("target_acc", 0.994) for r in done), machine_of(done),
-        done[0].get("multiply_adds"),
+        done[0].get("multiply_adds"), fallen,
     )  # fmt: skip
 
 

@@ -210,6 +210,24 @@ def test_compare_variants_tests_each_variant_with_welch_and_corrects_with_holm(t
     assert "s/epoch" not in text  # these runs recorded no machine: no time column
 
 
+def test_collapsed_runs_are_counted_apart_not_averaged_in(tmp_path):
+    for seed, acc in enumerate((0.9940, 0.9944, 0.9948), 1):
+        _write_run(tmp_path, "nb", "default", seed, acc)
+    _write_run(tmp_path, "nb", "LR=9", 1, 0.1135)  # one digit for every image
+    for seed, acc in ((2, 0.9930), (3, 0.9936)):
+        _write_run(tmp_path, "nb", "LR=9", seed, acc)
+    _write_run(tmp_path, "nb", "LR=99", 1, 0.0980)
+    s = runs.summarize("LR=9", runs.load_runs(tmp_path, "nb")["LR=9"])
+    assert (s.seeds, s.collapsed, s.failed, s.measured) == (3, 1, 0, 2) and s.min3_mean == pytest.approx(0.9933)
+    assert s.passes() == "0/3 (1 collapsed)"
+    comparison = experiments.compare_variants("nb", {"LR=9": "rate 9", "LR=99": "rate 99"}, tmp_path)
+    text = str(comparison)
+    assert "99.33% ± 0.04%" in text and "LR=9 (rate 9): 1 of 3 runs collapsed (final accuracy 11.35%" in text
+    assert "over the other 2 runs" in text and "Welch t" in text.split("LR=9 (rate 9): not")[1]  # tested on the 2
+    assert "LR=99 (rate 99): 1 of 1 runs collapsed" in text and "0/1 (1 collapsed)" in text
+    assert [p.label for p in comparison.points] == ["default", "LR=9 (1/3 collapsed)"]  # nothing to draw for LR=99
+
+
 def test_seconds_per_epoch_show_only_when_every_run_recorded_one_machine(tmp_path):
     machine = {"cpu": "Some CPU", "gpu": None, "device": "cpu", "threads": 1, "os": "Linux", "python": "3.11"}
     for variant in ("default", "A=1"):

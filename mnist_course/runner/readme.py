@@ -71,9 +71,8 @@ def summary_table(notebook: str, summaries: list[Summary]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for s in summaries:
-        failed = f" ({s.failed} failed)" if s.failed else ""
         lines.append(
-            f"| `{s.variant}` | {s.params:,} | {s.seeds} | {s.passed}/{s.seeds}{failed} | "
+            f"| `{s.variant}` | {s.params:,} | {s.seeds} | {s.passes()} | "
             f"{s.min3_mean:.2%} ± {s.min3_std:.2%} | {s.final_mean:.2%} ± {s.final_std:.2%} | "
             f"{s.seconds_per_epoch:.1f} |"
         )
