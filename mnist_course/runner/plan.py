@@ -28,7 +28,7 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         "VAL_SPLIT=True": [1, 2, 3, 4, 5],  # both: the highest on validation, so the default
     },
     "02_bn_dropout_gap": {
-        "default": [1, 2, 3, 4, 5],
+        "default": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         "BATCHNORM=False": [1, 2, 3],
         "DROPOUT=0.0": [1, 2, 3],
         "DROPOUT_KIND=channel": [1, 2, 3],
