@@ -276,9 +276,9 @@ if flatten_head_params is not None:
 # image* the same (0.1/128 = 0.05/64); what changes is half as many, less noisy steps per epoch.
 # Those two are parameters too: the `BATCH_SIZE=64,MAX_LR=0.05` variant of the sweep trains this
 # model with session 1's values, so their effect is measured apart from BatchNorm, Dropout and GAP.
-# (Batch 128, the peak of 0.1 and the 5% Dropout rate were not chosen on a validation split; the
-# `BATCH_SIZE=64,MAX_LR=0.05` and `DROPOUT=0.0` rows measure one alternative to each, and "What
-# BatchNorm is for" a peak of 0.4.)
+# (Batch 128, the peak of 0.1 and the 5% Dropout rate were set before any comparison; the
+# `BATCH_SIZE=64,MAX_LR=0.05` and `DROPOUT=0.0` rows measure one alternative to each, "What
+# BatchNorm is for" a peak of 0.4, and the last section checks them on a validation split.)
 # `PRECISION` is a speed option, not part of the lesson: `"bfloat16"` or `"float16"` run the
 # forward pass under `torch.autocast` in that 16-bit type (docs/speed.md).
 
@@ -553,6 +553,51 @@ results = mc.report(
     "02_bn_dropout_gap", model, history, max_params=MAX_PARAMS, target_acc=0.994, device=device,
     predictions=predictions,
 )
+
+# %% [markdown]
+# ## Was this recipe the right choice? Checked on validation
+#
+# The result above is one seed. The course asks a lesson's default to pass in at least 9 of 10
+# seeds, and the batch of 128, the peak rate of 0.1 and the 5% Dropout were set before any
+# comparison. So they were checked the way session 1 chose its recipe: candidates ran with
+# `VAL_SPLIT = True` (50,000 images to train on, 10,000 held-out training images to evaluate on,
+# the test set untouched), five seeds each, each changing one thing of the default: Dropout 2%,
+# session 1's label smoothing of 0.1, and session 1's batch and rate (64 and 0.05; its test-set row
+# in the first table was looked at once, which is why the decision is made here). The rule, stated
+# before the runs: keep the candidate with the highest validation mean. (The "passed" column
+# counts validation accuracies against 99.4%: read it across rows only.)
+#
+# **Predict first.** Which of the three, if any, beats the default on validation?
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("02_bn_dropout_gap", {
+    "VAL_SPLIT=True,DROPOUT=0.02": "Dropout 2%",
+    "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": "label smoothing 0.1",
+    "VAL_SPLIT=True,BATCH_SIZE=64,MAX_LR=0.05": "session 1's batch and rate",
+}, baseline="VAL_SPLIT=True")
+plots.plot_comparison(comparison, title="candidates on validation, against the default")
+comparison
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# None. Dropout 2% ties with the default *exactly*: 99.352% each, the same 324 wrong answers out
+# of 5 × 10,000 validation digits, spread differently over the seeds (difference 0.00 points, 95%
+# interval −0.09 to +0.09). Session 1's batch and rate are 0.03 points lower (p = 0.57) and label
+# smoothing 0.09 points lower (p = 0.19), neither distinguishable after Holm's correction. The rule
+# "highest mean" did not foresee a tie; the course breaks it the conservative way, decided before
+# the test runs below: a change has to win to replace the default. So the recipe stays as it was:
+# batch 128, peak 0.1, Dropout 5%.
+#
+# </details>
+#
+# Only then did the default run on the test set over ten seeds:
+
+# %% tags=["nbval-ignore-output"]
+print(experiments.headline("02_bn_dropout_gap"))
+
+# %% [markdown]
+# TEST_READING
 
 # %% [markdown]
 # ## What next
