@@ -20,6 +20,7 @@ from .runs import (
     NO_RESULTS,
     RUNNER_PARAMETERS,
     Summary,
+    averaged,
     collapsed,
     load_runs,
     mean_std,
@@ -151,7 +152,7 @@ def compare_variants(
     columns = ["variant", "params", "mult-adds", "seeds", "passed", "min of last 3", "final",
                f"vs {against} [95% CI]", "p (Holm)", "s/epoch"]  # fmt: skip
     rows, readings, tests, shown, points = [], [], {}, [], []
-    min3 = {v: [r["min_last3_test_acc"] for r in rs if "error" not in r and not collapsed(r)] for v, rs in runs.items()}
+    min3 = {v: [r["min_last3_test_acc"] for r in rs if averaged(r)] for v, rs in runs.items()}
     for variant in variants:
         if variant in found and base is not None and variant != baseline and min3[variant]:
             tests[variant] = _test_line(min3[variant], min3[baseline])

@@ -123,6 +123,11 @@ def collapsed(run: dict) -> bool:
     return "error" not in run and run["final_test_acc"] < COLLAPSE_BELOW
 
 
+def averaged(run: dict) -> bool:
+    """Whether a run's accuracies count in a variant's means and tests: it neither failed nor collapsed."""
+    return "error" not in run and not collapsed(run)
+
+
 @dataclass
 class Summary:
     """One variant over its seeds. Accuracies are fractions; std is the sample std (0 for one seed)."""
@@ -175,7 +180,7 @@ def summarize(variant: str, runs: list[dict]) -> Summary:
     the runs that neither failed nor collapsed (those are counted apart)."""
     errors = sum("error" in r for r in runs)
     fallen = sum(collapsed(r) for r in runs)
-    done = [r for r in runs if "error" not in r and not collapsed(r)]
+    done = [r for r in runs if averaged(r)]
     if not done:
         nan = float("nan")
         return Summary(variant, len(runs), 0, errors, nan, nan, nan, nan, 0, nan, collapsed=fallen)
