@@ -291,7 +291,7 @@ def headline(notebook: str, results_dir: str | Path | None = None) -> str:
     if s is None:
         return NO_RESULTS if where is None else f"{notebook}: no default runs yet"
     spread = f"min of last 3 {s.min3_mean:.2%} ± {s.min3_std:.2%}"
-    return f"over {s.seeds} seeds (the sweep): passed in {s.passed}/{s.seeds}, {spread}"
+    return f"over {s.seeds} seeds (the sweep): passed in {s.passes()}, {spread}"
 
 
 def val_split_comparison(notebook: str, variant: str = "VAL_SPLIT=True", results_dir: str | Path | None = None) -> str:
@@ -303,7 +303,7 @@ def val_split_comparison(notebook: str, variant: str = "VAL_SPLIT=True", results
     runs = load_runs(where, notebook)
     val_runs = [r for r in runs.get(variant, []) if "val_split" in r.get("extra", {})]
     splits = [r["extra"]["val_split"] for r in val_runs]
-    default_final = [r["final_test_acc"] for r in runs.get(DEFAULT_VARIANT, []) if "error" not in r]
+    default_final = [r["final_test_acc"] for r in runs.get(DEFAULT_VARIANT, []) if averaged(r)]
     gains = ", ".join(f"{100 * (s['chosen_test_acc'] - s['final_epoch_test_acc']):+.2f}" for s in splits)
     last = sum(r["extra"]["val_split"]["chosen_epoch"] == r["epochs"] for r in val_runs)
     return "\n".join([
