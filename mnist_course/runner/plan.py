@@ -75,5 +75,9 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         # The challenge: a network under 6,000 parameters, chosen on validation (then 5 test seeds).
         "VAL_SPLIT=True,WIDTH=0.85": [1, 2, 3, 4, 5],
         "VAL_SPLIT=True,WIDTH=0.8": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,WIDTH=0.9,LATE_BLOCKS=4": [1, 2, 3, 4, 5],  # deeper, narrower late blocks: 5,661
+        # A design candidate for the default (the recipe's candidates were level): four late blocks
+        # 13 wide instead of three 16 wide, in the same budget (7,515 parameters).
+        "VAL_SPLIT=True,LATE_BLOCKS=4": [1, 2, 3, 4, 5],
     },
 }
