@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -77,6 +77,7 @@ DROPOUT = 0.05  # dropout rate after every block; 0 switches it off
 DROPOUT_KIND = "element"  # one of: element, channel, fast
 HEAD = "gap"  # one of: gap, fc, flatten
 PADDING = 0  # one of: 0, 1
+LATE_BLOCKS = 3  # 3x3 blocks after the pool (1 to 5); other than 3, as wide as the same budget allows
 BATCH_SIZE = 128  # session 1 used 64
 MAX_LR = 0.1  # one-cycle peak learning rate; session 1 used 0.05
 PRECISION = "float32"  # one of: float32, bfloat16, float16
@@ -164,36 +165,44 @@ def conv_block(c_in, c_out):
     return nn.Sequential(*layers)
 
 
-def head(channels):
+def head(channels, side):
     if HEAD == "gap":  # one average per channel, then one logit per digit
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
     if HEAD == "flatten":  # session 1's kind of head within the budget: a 1x1 squeeze to 2 channels, then
         # every position of the 6x6 map into the FC layer (72 numbers; 766 parameters instead of 170)
         squeeze = nn.Sequential(nn.Conv2d(channels, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU())
-        return nn.Sequential(squeeze, nn.Flatten(), nn.Linear(2 * 6 * 6, 10))
+        return nn.Sequential(squeeze, nn.Flatten(), nn.Linear(2 * side * side, 10))
     # A middle way: flatten a 2x2 grid of averages (64 numbers), so the head knows in which quarter
     # of the image each feature was (650 parameters instead of 170)
     return nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(channels * 4, 10))
 
 
 class BnDropoutGap(nn.Module):
-    def __init__(self):
+    def __init__(self, late_blocks=3, late=16):
         super().__init__()
+        shrink = 2 * (1 - PADDING)  # pixels an unpadded 3x3 convolution takes off each side's length
         self.features = nn.Sequential(
-            conv_block(1, 10),   # 26x26, RF 3
-            conv_block(10, 16),  # 24x24, RF 5
-            nn.MaxPool2d(2),     # 12x12, RF 6
-            conv_block(16, 16),  # 10x10, RF 10
-            conv_block(16, 16),  # 8x8,   RF 14
-            conv_block(16, 16),  # 6x6,   RF 18
+            conv_block(1, 10),    # 26x26, RF 3
+            conv_block(10, 16),   # 24x24, RF 5
+            nn.MaxPool2d(2),      # 12x12, RF 6
+            conv_block(16, late),  # 10x10, RF 10
+            *[conv_block(late, late) for _ in range(late_blocks - 1)],  # 8x8, RF 14; 6x6, RF 18; ...
         )
-        self.head = head(16)
+        self.head = head(late, side=(28 - 2 * shrink) // 2 - late_blocks * shrink)
 
     def forward(self, x):
         return self.head(self.features(x))
 
 
-model = BnDropoutGap().to(device)
+if not 1 <= LATE_BLOCKS <= 5:
+    raise ValueError(f"LATE_BLOCKS = {LATE_BLOCKS}: the 12x12 map after the pool fits 1 to 5 unpadded 3x3 blocks")
+late = 16  # the late blocks' width, as in the table
+if LATE_BLOCKS != 3:  # the widest late blocks that fit the budget of the network above
+    budget = mc.count_params(BnDropoutGap())
+    late = max(c for c in range(1, 64) if mc.count_params(BnDropoutGap(LATE_BLOCKS, c)) <= budget)
+    print(f"late blocks {late} channels wide, {mc.count_params(BnDropoutGap(LATE_BLOCKS, late)):,} parameters "
+          f"(budget {budget:,})")
+model = BnDropoutGap(LATE_BLOCKS, late).to(device)
 
 # %% tags=["nbval-check-output"]
 mc.print_layer_table(model)
