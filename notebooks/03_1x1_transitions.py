@@ -25,8 +25,11 @@
 #   parameters, no spatial context, receptive field unchanged. It is the cheapest way to *change
 #   the number of channels*.
 # * Placed right after the max-pool, it squeezes the features before the first 3×3 convolution
-#   after it, whose cost is `9 × c_in × c_out`: here 10 input channels instead of 14 save 576
-#   parameters in that convolution, for the 140 the 1×1 costs.
+#   after it, whose cost is `9 × c_in × c_out`: here 10 input channels instead of 14 save 468
+#   parameters in that convolution (9 × 4 × 13), for the 140 the 1×1 costs.
+# * The budget then buys depth rather than width: four 3×3 blocks after the transition, 13
+#   channels each, instead of three of 16 (the two were compared on a validation split; the end of
+#   the lesson shows how).
 #
 # **Target:** ≤ 8,000 parameters, minimum test accuracy over the last 3 of at most 15 epochs
 # ≥ 99.4%, in at least 9 of 10 random seeds. (Of the assignments this course started from — the
@@ -68,16 +71,15 @@ TRANSITION = True  # the max-pool + 1x1 transition; off: a plain max-pool, late 
 LATE_BLOCKS = 4  # 3x3 blocks after the transition (1 to 5), as wide as three blocks of 16 allow; 4 chosen on validation
 WIDTH = 1.0  # multiplies every layer's channel count (parameters grow about as WIDTH squared)
 VAL_SPLIT = False  # train on 50,000 images, choose the epoch on the other 10,000, test once at the end
-DROPOUT = 0.02  # dropout rate after every block; chosen on validation (see "How this notebook's Dropout was chosen")
+DROPOUT = 0.02  # dropout rate after every block; chosen on validation (see "How this notebook's defaults were chosen")
 LABEL_SMOOTHING = 0.0  # session 1's recipe uses 0.1
 MAX_LR = 0.1  # one-cycle peak learning rate (session 2's); see "Choosing the peak learning rate"
 
 # %% [markdown]
-# **Exercise.** Shrink the model: set `WIDTH = 0.8` (about 5,000 parameters) and run the notebook.
-# Does it still pass? Then look for your run's width on the frontier chart below, which holds
-# several seeds of each width (measured with Dropout 5%: set `DROPOUT = 0.05` too, to compare like
-# with like): was your seed a typical one? (The results table of the course's
-# README gives the measured time of a full run.)
+# **Exercise.** Shrink the model: set `WIDTH = 0.9` (5,661 parameters) and run the notebook. Does
+# it still pass? Then look for your run's width on the frontier chart below, which holds five
+# seeds of it: was your seed a typical one? (The results table of the course's README gives the
+# measured time of a full run.)
 
 # %%
 mc.seed_everything(SEED)
@@ -117,29 +119,32 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # | block 10→14 | 14×24×24 | 5 | 1,260 + 28 | strokes: the widest map, at full resolution |
 # | **transition**: max-pool 2×2 | 14×12×12 | 6 | 0 | halve the map, jump 2 |
 # | **transition**: 1×1 conv 14→10 | 10×12×12 | 6 | 140 | squeeze 14 channels into 10 |
-# | block 10→16 | 16×10×10 | 10 | 1,440 + 32 | 10 inputs: 576 fewer than 14 would cost |
-# | block 16→16 | 16×8×8 | 14 | 2,304 + 32 | parts of digits |
-# | block 16→16 | 16×6×6 | 18 | 2,304 + 32 | larger parts |
-# | GAP → FC 16→10 | 10 | 28 | 170 | one logit per digit |
+# | block 10→13 | 13×10×10 | 10 | 1,170 + 26 | 10 inputs: 468 fewer than 14 would cost |
+# | block 13→13 | 13×8×8 | 14 | 1,521 + 26 | parts of digits |
+# | block 13→13 | 13×6×6 | 18 | 1,521 + 26 | larger parts |
+# | block 13→13 | 13×4×4 | 22 | 1,521 + 26 | whole digits: each of the 16 positions sees 22×22 pixels |
+# | GAP → FC 13→10 | 10 | 28 | 140 | one logit per digit |
 #
-# (The table is for `WIDTH = 1.0` with the transition.) Blocks are 3×3 conv (no bias) → BatchNorm
-# → ReLU → Dropout, as in session 2 but at 2% (chosen on validation: the last section says how). The 1×1 has no
-# BatchNorm or ReLU of its own: it is a linear re-mixing of channels, and the block right after it
-# normalizes. Compared with session 2, the network has one layer more (the 1×1), the same receptive
-# fields, and spends 908 fewer parameters. Because nothing non-linear sits between the 1×1 and the
-# 3×3 after it, the pair adds no expressive depth: together they are one 3×3 convolution from 14
-# channels to 16 whose weights are forced through 10 mixtures of the inputs (a low-rank
-# factorization). The 1×1 is a *constraint that saves parameters*, not an extra stage of features.
+# (The table is for `WIDTH = 1.0`, the defaults.) Blocks are 3×3 conv (no bias) → BatchNorm →
+# ReLU → Dropout, as in session 2 but at 2%. The 1×1 has no BatchNorm or ReLU of its own: it is a
+# linear re-mixing of channels, and the block right after it normalizes. Compared with session 2,
+# the network has two layers more (the 1×1 and a fourth late block), a larger receptive field at
+# the head (22 instead of 18) and 1,245 fewer parameters. Because nothing non-linear sits between
+# the 1×1 and the 3×3 after it, the pair adds no expressive depth: together they are one 3×3
+# convolution from 14 channels to 13 whose weights are forced through 10 mixtures of the inputs (a
+# low-rank factorization). The 1×1 is a *constraint that saves parameters*, not an extra stage of
+# features.
 #
-# With `TRANSITION = False` the 1×1 is left out and the last three blocks get as many channels
-# as the same budget allows, so the comparison is at (nearly) equal parameters. That makes them
-# *narrower*, not wider: without the squeeze, the first late 3×3 takes all 14 channels, which
-# costs more than the 1×1 saved (15 channels fit instead of 16 at `WIDTH = 1.0`). Such a variant
+# **Where 13 comes from.** The design began with three late blocks 16 wide (7,852 parameters, the
+# network of session 2's shape with a transition; `LATE_BLOCKS = 3`). The notebook keeps that as
+# its budget and gives any other number of late blocks as many channels as fit in it: four fit 13
+# wide (7,515 parameters), five 11. Depth or width at the same budget is a design question the
+# validation split answers, near the end of the lesson.
+#
+# With `TRANSITION = False` the 1×1 is left out and the late blocks again get as many channels as
+# the same budget allows. At four blocks that is still 13: the variant is this network without
+# the squeeze, 328 parameters larger (its first late 3×3 takes all 14 channels). Such a variant
 # prints a rubric FAIL line (no 1×1): expected, the rubric checks the lesson's design.
-#
-# `LATE_BLOCKS` trades width for depth the same way: with 4 blocks after the transition, they get
-# as many channels as the same budget allows (13 at `WIDTH = 1.0`, 7,515 parameters); the last map
-# is 4×4 and the receptive field at the head 22 instead of 18.
 
 # %% tags=["model"]
 def conv_block(c_in, c_out):
@@ -202,22 +207,22 @@ print(mc.check_rubric(model, max_params=MAX_PARAMS, require=("batchnorm", "dropo
 # (Left as `None`, the cell checks nothing.)
 #
 # 1. How many parameters does the 1×1 convolution 14→10 have?
-# 2. Without the transition, the block after the pool would take 14 channels straight to 16 with a
+# 2. Without the transition, the block after the pool would take 14 channels straight to 13 with a
 #    3×3 kernel. How many weights would that convolution have, and how many do the 1×1 and the
-#    3×3 convolution 10→16 have together?
+#    3×3 convolution 10→13 have together?
 
 # %%
 squeeze_params = None  # your answer to 1
-direct_weights = None  # your answer to 2: one 3x3 convolution 14 -> 16
-squeezed_weights = None  # your answer to 2: the 1x1 14 -> 10 and the 3x3 10 -> 16 together
+direct_weights = None  # your answer to 2: one 3x3 convolution 14 -> 13
+squeezed_weights = None  # your answer to 2: the 1x1 14 -> 10 and the 3x3 10 -> 13 together
 
 if squeeze_params is not None:
     measured = mc.count_params(nn.Conv2d(14, 10, 1, bias=False))
     assert squeeze_params == measured, "a 1x1 kernel is one weight per input and output channel"
     print(f"1. right: {measured} parameters")
 if direct_weights is not None and squeezed_weights is not None:
-    direct = mc.count_params(nn.Conv2d(14, 16, 3, bias=False))
-    squeezed = mc.count_params(nn.Conv2d(14, 10, 1, bias=False)) + mc.count_params(nn.Conv2d(10, 16, 3, bias=False))
+    direct = mc.count_params(nn.Conv2d(14, 13, 3, bias=False))
+    squeezed = mc.count_params(nn.Conv2d(14, 10, 1, bias=False)) + mc.count_params(nn.Conv2d(10, 13, 3, bias=False))
     assert (direct_weights, squeezed_weights) == (direct, squeezed), "3 x 3 x inputs x outputs for each 3x3"
     print(f"2. right: {direct:,} against {squeezed:,}: the squeeze saves {direct - squeezed:,} weights")
 
@@ -225,8 +230,8 @@ if direct_weights is not None and squeezed_weights is not None:
 # <details><summary>Solutions</summary>
 #
 # 1. 14 × 10 = **140** (no bias: the BatchNorm of the next block shifts).
-# 2. Directly: 3 × 3 × 14 × 16 = **2,016**. Squeezed: 140 + 3 × 3 × 10 × 16 = 140 + 1,440 =
-#    **1,580**, 436 fewer. The saving grows with the channels squeezed away, and the price is that
+# 2. Directly: 3 × 3 × 14 × 13 = **1,638**. Squeezed: 140 + 3 × 3 × 10 × 13 = 140 + 1,170 =
+#    **1,310**, 328 fewer. The saving grows with the channels squeezed away, and the price is that
 #    the 3×3 kernels see 10 mixtures of the 14 channels rather than all of them.
 #
 # </details>
@@ -292,54 +297,62 @@ plots.show_misclassified(predictions);
 # %% [markdown]
 # ## What did the transition buy?
 #
-# **Predict first.** Take the 1×1 transition out (`TRANSITION = False`) and give the last three
-# blocks as many channels as the same budget allows: 15 instead of 16, because the first of them
-# now takes 14 inputs instead of 10. Nearly the same parameters, one layer fewer, slightly
-# narrower late blocks: does the 1×1 pay for itself in accuracy?
+# **Predict first.** Take the 1×1 transition out (`TRANSITION = False`). With four late blocks the
+# same budget still allows 13 channels each, so the variant is this very network without the
+# squeeze: 328 parameters more, and its first late 3×3 sees all 14 channels instead of 10 mixtures
+# of them. Does the squeeze cost accuracy, or is it free?
 #
 # The sweep's runs (full mode, several seeds each; the "vs baseline" column is the difference of
-# the mean min-of-last-3 accuracy with its 95% interval from Welch's t-test over the seeds). These
-# two were measured with the previous default's Dropout of 5%, so that is the baseline here:
+# the mean min-of-last-3 accuracy with its 95% interval from Welch's t-test over the seeds):
 
 # %% tags=["nbval-ignore-output"]
 comparison = experiments.compare_variants("03_1x1_transitions", {
-    "TRANSITION=False,DROPOUT=0.05,LATE_BLOCKS=3": "no 1x1; late blocks 15 wide instead of 16",
-}, baseline="DROPOUT=0.05,LATE_BLOCKS=3")
-plots.plot_comparison(comparison, title="session 3: the transition (Dropout 5%), on the test set")
+    "TRANSITION=False": "no 1x1: the first late block sees all 14 channels",
+})
+plots.plot_comparison(comparison, title="session 3: the transition, on the test set")
 comparison
 
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# It does, by about a tenth of a point, though these seeds cannot prove it: without the transition
-# the network is 0.10 points lower (95% interval −0.21 to +0.01, p = 0.064) and passed in 1 of 3
-# seeds, against 4 of 5 with it, at 264 fewer parameters.
+# TODO-ANSWER-TRANSITION
 #
 # </details>
 
 # %% [markdown]
-# The two models differ in *where* the budget goes (a squeeze of the pooled map against one more
-# channel in each late block) and by 264 parameters. The model without the transition is about a
-# tenth of a point lower, but with three seeds against five the interval still reaches zero
-# (p = 0.064): these runs cannot tell the two apart, and more seeds of `TRANSITION=False` would
-# tell more. Both were measured with Dropout 5%; whether the same holds at this notebook's 2% is
-# yet to be measured.
+# The first design (three late blocks, Dropout 5%) asked the question at equal parameters
+# instead: there, leaving the 1×1 out made the late blocks *narrower* (15 channels instead of 16),
+# because the first of them then takes 14 inputs, which costs more than the squeeze saved.
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("03_1x1_transitions", {
+    "TRANSITION=False,DROPOUT=0.05,LATE_BLOCKS=3": "no 1x1; late blocks 15 wide instead of 16",
+}, baseline="DROPOUT=0.05,LATE_BLOCKS=3")
+plots.plot_comparison(comparison, title="the first design (three late blocks, Dropout 5%): the transition")
+comparison
+
+# %% [markdown]
+# There the model without the transition was 0.10 points lower (95% interval −0.21 to +0.01,
+# p = 0.064), passing in 1 of 3 seeds against 4 of 5, at 264 fewer parameters: a squeeze and one
+# more channel per late block against no squeeze, which these seeds could not tell apart.
+# TODO-TRANSITION-READ
 #
 # ## The frontier: accuracy against size
 #
-# The same architecture at other widths (`WIDTH` multiplies every channel count, so parameters grow
+# The same network at other widths (`WIDTH` multiplies every channel count, so parameters grow
 # about as its square), each over several seeds, with the three sessions' defaults and the figures
 # the seed assignments reported (single runs, best epoch, so optimistic; crosses). The goal: the
 # smallest model that reaches the target in at least 4 of 5 seeds (a modest goal for a small
-# model; a lesson's default must do better, 9 of 10). The sweep ran 5 seeds each of `WIDTH=0.8`
-# and `WIDTH=0.85` (5,186 and 5,842 parameters, the candidates below 6,000) and 3 of the other
-# widths: enough to place them on the chart, not to certify them. The widths were measured with
-# the previous default's Dropout of 5% (their labels say `DROPOUT=0.05`); the session-3 point
-# without a width is this notebook's default, Dropout 2%.
+# model; a lesson's default must do better, 9 of 10). Most widths were measured on the first
+# design, three late blocks and Dropout 5% (their labels say `DROPOUT=0.05,LATE_BLOCKS=3`): 5
+# seeds each of `WIDTH=0.8` and `WIDTH=0.85` (5,186 and 5,842 parameters) and 3 of the others,
+# enough to place them on the chart, not to certify them. Two points are this notebook's design:
+# the default, and `WIDTH=0.9` (5,661 parameters), the network under 6,000 that the challenge at
+# the end of the lesson chose on validation.
 #
-# **Predict first.** `WIDTH=0.8` has two thirds of the default's parameters; `WIDTH=1.75` has three
-# times as many. How many of 5 seeds will the small one pass? Will the large one gain a whole point,
-# a tenth of a point, or nothing you can tell from the noise?
+# **Predict first.** `WIDTH=0.8` has two thirds of the first design's parameters; `WIDTH=1.75` has
+# three times as many. How many of 5 seeds will the small one pass? Will the large one gain a whole
+# point, a tenth of a point, or nothing you can tell from the noise?
 
 # %% tags=["nbval-ignore-output"]
 points, frontier_table = experiments.frontier("03_1x1_transitions", "WIDTH", others=("01_fc_baseline", "02_bn_dropout_gap"))
@@ -353,64 +366,22 @@ print(frontier_table)
 # <details><summary>Answer</summary>
 #
 # `WIDTH=0.8` (5,186 parameters) reached 99.4% in 1 of 5 seeds (99.35% ± 0.08%). `WIDTH=1.75`
-# (23,672 parameters) reached 99.53% ± 0.06%, 0.06 points above the full width it widens, both
-# with Dropout 5% (99.47%, the `DROPOUT=0.05` row of the first table; 95% interval −0.06 to +0.18): three times the parameters for a gain these seeds
-# cannot tell from the noise.
+# (23,672 parameters) reached 99.53% ± 0.06%, 0.06 points above the full width of the same design
+# (99.47%, the baseline of the second table above; 95% interval −0.06 to +0.18): three times the
+# parameters for a gain these seeds cannot tell from the noise.
 #
 # </details>
 
 # %% [markdown]
 # Read the chart from the left. Accuracy climbs steeply up to about the default's size and then
-# flattens: against the full width with the same Dropout of 5% (99.47%), the three wider models
-# gain less than a tenth of a point, within their error bars, for up to three times the
-# parameters. Between 5,000 and 6,200 parameters the models land about a tenth of a point below it
-# and reach 99.4% in fewer seeds (the "reached the target" counts above). So on this evidence, with
-# this recipe, the full width is the smallest that reaches the target in 4 of 5 seeds, and the
-# goal of a robust model under 6,000 parameters is not reached: a better
-# architecture or recipe at that size is an open question for you. Wider models are far outside
-# the 8,000 budget, which is why the list above counts "reached the target" rather than "passed" (the
-# sweep's tables in docs/experiments.md count a pass only within the budget).
-
-# %% [markdown]
-# ### Your turn: a design under 6,000 parameters
-#
-# Design a network with at most 6,000 parameters under this session's rules — BatchNorm, Dropout,
-# GAP, and at least one MaxPool + 1×1 transition — and let the rubric judge it. Reuse
-# `conv_block` and `transition_block` from above. Then train it (set `model = my_small_net()` before
-# the training cell, or add it to this notebook's model cell) and see where it lands on the chart.
-
-# %%
-def my_small_net():
-    return None  # replace with your network, e.g. nn.Sequential(conv_block(1, 8), ..., nn.Linear(..., 10))
-
-
-small = my_small_net()
-if small is not None:
-    rubric = mc.check_rubric(small, max_params=6_000, require=("batchnorm", "dropout", "gap", "1x1"))
-    print(rubric)
-    assert rubric.passed, "see the FAIL lines above"
-    print(f"{mc.count_params(small):,} parameters, {mc.multiply_adds(small):,} multiply-adds per image")
-
-# %% [markdown]
-# <details><summary>A solution</summary>
-#
-# The simplest: this notebook's own network, narrower. `WIDTH = 0.85` in the parameters cell gives
-# 5,842 parameters and passes the rubric. As a function for the cell above:
-#
-# ```python
-# def my_small_net():
-#     return nn.Sequential(
-#         conv_block(1, 8), conv_block(8, 12), transition_block(12, 8),
-#         conv_block(8, 14), conv_block(14, 14), conv_block(14, 14),
-#         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(14, 10),
-#     )
-# ```
-#
-# Passing the rubric is the easy half: on the chart above, the widths between 5,000 and 6,200
-# parameters reach 99.4% in fewer seeds than the default.
-#
-# </details>
-
+# flattens: against the first design's full width (99.47%), the three wider models gain less than
+# a tenth of a point, within their error bars, for up to three times the parameters. Between 5,000
+# and 6,200 parameters the first design lands about a tenth of a point lower and reaches 99.4% in
+# fewer seeds (the "reached the target" counts above). Wider models are far outside the 8,000
+# budget, which is why the list above counts "reached the target" rather than "passed" (the
+# sweep's tables in docs/experiments.md count a pass only within the budget). Below 6,000, a
+# different design might do better than a narrower one: that is the challenge at the end of the
+# lesson, once the validation split has made it a fair contest.
 
 # %% [markdown]
 # ## Honest numbers: why not report the best epoch?
@@ -518,9 +489,7 @@ print(experiments.val_split_comparison("03_1x1_transitions"))
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# Neither, measurably. Trained on 50,000 images, the final epoch scored on the test set level with
-# the default's 60,000 (−0.01 points, p = 0.8, five seeds against ten). Choosing the epoch on
-# validation moved each run by −0.04 to +0.04 points: at most 4 of the 10,000 test digits.
+# TODO-VALSPLIT-ANSWER
 #
 # </details>
 
@@ -537,14 +506,16 @@ print(experiments.val_split_comparison("03_1x1_transitions"))
 # 10,000 digits): on this model a validation split is cheap insurance, not a handicap.
 
 # %% [markdown]
-# ## How this notebook's Dropout was chosen: on validation
+# ## How this notebook's defaults were chosen: on validation
 #
-# With Dropout at 5% this network passed in 4 of its first 5 seeds on the test set: one student in
-# five would see it miss the target. The course asks for 9 in 10. Trying changes and keeping the
-# one with the best *test* accuracy would make the test set choose; so, as in session 1, the
+# This session's first design had three late blocks 16 wide (7,852 parameters, `LATE_BLOCKS=3`)
+# and Dropout 5%, and it passed in 4 of its first 5 seeds on the test set: one student in five
+# would see it miss the target. The course asks for 9 in 10. Trying changes and keeping the one
+# with the best *test* accuracy would make the test set choose; so, as in session 1, the
 # candidates ran with `VAL_SPLIT = True` over five seeds each, the test set untouched, each changing
-# one thing of the previous default: a lower Dropout rate (2%), and session 1's label smoothing
-# (0.1). The rule, stated before the runs: keep the candidate with the highest validation mean.
+# one thing of the default of its time. First, the recipe: a lower Dropout rate (2%), and session
+# 1's label smoothing (0.1). The rule, stated before the runs: keep the candidate with the highest
+# validation mean.
 # (The table's "passed" column counts validation accuracies against 99.4%: read it across rows
 # only, never against the test target.)
 #
@@ -554,7 +525,7 @@ print(experiments.val_split_comparison("03_1x1_transitions"))
 
 # %% tags=["nbval-ignore-output"]
 comparison = experiments.compare_variants("03_1x1_transitions", {
-    "VAL_SPLIT=True,LATE_BLOCKS=3": "Dropout 2%: this notebook's default now",
+    "VAL_SPLIT=True,LATE_BLOCKS=3": "Dropout 2% (kept since)",
     "VAL_SPLIT=True,LABEL_SMOOTHING=0.1,DROPOUT=0.05,LATE_BLOCKS=3": "label smoothing 0.1",
 }, baseline="VAL_SPLIT=True,DROPOUT=0.05,LATE_BLOCKS=3")
 plots.plot_comparison(comparison, title="candidates on validation, against Dropout 5%")
@@ -572,17 +543,18 @@ comparison
 #
 # </details>
 #
-# Only then did the chosen default run on the test set, over ten seeds, here beside the previous
+# Only then did the chosen recipe run on the test set, over ten seeds, here beside the first
 # default's five (Dropout 5%, run before the choice):
 
 # %% tags=["nbval-ignore-output"]
-print(experiments.headline("03_1x1_transitions"))
-comparison = experiments.compare_variants("03_1x1_transitions", {"DROPOUT=0.05,LATE_BLOCKS=3": "the previous default"})
-plots.plot_comparison(comparison, title="the chosen default and the previous one, on the test set")
+comparison = experiments.compare_variants("03_1x1_transitions", {
+    "DROPOUT=0.05,LATE_BLOCKS=3": "Dropout 5%: the first default",
+}, baseline="LATE_BLOCKS=3")
+plots.plot_comparison(comparison, title="Dropout 2% and the first default (three late blocks), on the test set")
 comparison
 
 # %% [markdown]
-# Read it honestly. The chosen default passed in 8 of 10 seeds: below the course's bar of 9 in 10.
+# Read it honestly. With Dropout 2% the network passed in 8 of 10 seeds: below the course's bar of 9 in 10.
 # And on the test set it is, if anything, *lower* than the Dropout it replaced: about 0.06 points,
 # with an interval that just reaches zero. Validation saw Dropout 2% ahead by 0.03 points, inside
 # its noise; the test set sees it behind by about twice that, also at the edge of its noise. This
@@ -621,9 +593,138 @@ comparison
 # </details>
 #
 # So the recipe is not where this network's missing seeds are: Dropout rate, label smoothing and
-# peak rate all land within a few hundredths of a point of each other. What is left is the design —
-# how the same 8,000 parameters are spread over the layers: the same kind of question as the
-# challenge under 6,000 parameters above.
+# peak rate all land within a few hundredths of a point of each other. What is left is the design:
+# how the same parameters are spread over the layers.
+
+# %% [markdown]
+# ### A design candidate: depth for width
+#
+# The network ended on a 6×6 map whose positions each see 18×18 pixels. One more block after the
+# transition makes the last map 4×4 and the receptive field 22, at the price of width: in the same
+# budget, four late blocks fit 13 channels instead of 16 (`LATE_BLOCKS = 4`: 7,515 parameters, 7%
+# fewer multiply-adds). Same rule, same five validation seeds, against Dropout 2% with three blocks.
+#
+# **Predict first.** A network this small: does it need depth or width more?
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("03_1x1_transitions", {
+    "VAL_SPLIT=True": "four late blocks 13 wide: this notebook's default now",
+}, baseline="VAL_SPLIT=True,LATE_BLOCKS=3")
+plots.plot_comparison(comparison, title="depth for width, on validation")
+comparison
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# Neither, measurably: four blocks scored 99.39% ± 0.06% on validation against 99.37% ± 0.12%,
+# +0.01 points (95% interval −0.13 to +0.16). The highest mean, by a hair, so the rule took it: this
+# notebook's default has four late blocks since, with 337 fewer parameters. The smaller spread over
+# the five seeds (0.06 against 0.12 points) is what a default that must pass 9 times in 10 needs
+# most, but five seeds measure a spread roughly: that is the test set's job, next.
+#
+# </details>
+#
+# Only then did the new design run on the test set, over ten seeds, beside the three-block
+# network's ten:
+
+# %% tags=["nbval-ignore-output"]
+print(experiments.headline("03_1x1_transitions"))
+comparison = experiments.compare_variants("03_1x1_transitions", {
+    "LATE_BLOCKS=3": "three late blocks 16 wide (Dropout 2%)",
+})
+plots.plot_comparison(comparison, title="this notebook's default and the three-block network, on the test set")
+comparison
+
+# %% [markdown]
+# TODO-DEFAULT-TEST-READ
+
+# %% [markdown]
+# ## The challenge: under 6,000 parameters
+#
+# On the frontier, the first design's widths under 6,000 parameters reached the target in at most
+# 2 of 5 seeds. The challenge: a network of at most 6,000 parameters under this session's rules —
+# BatchNorm, Dropout, GAP, and at least one MaxPool + 1×1 transition, 15 epochs — chosen on
+# validation, then tested over five seeds. The goal is a modest one for a model this small: passing
+# in at least 4 of the 5.
+#
+# ### Your turn: a design under 6,000 parameters
+#
+# Design one yourself first, and let the rubric judge it. Reuse `conv_block` and
+# `transition_block` from above. Then train it (set `model = my_small_net()` before the training
+# cell, or add it to this notebook's model cell) and see where it lands on the frontier chart.
+
+# %%
+def my_small_net():
+    return None  # replace with your network, e.g. nn.Sequential(conv_block(1, 8), ..., nn.Linear(..., 10))
+
+
+small = my_small_net()
+if small is not None:
+    rubric = mc.check_rubric(small, max_params=6_000, require=("batchnorm", "dropout", "gap", "1x1"))
+    print(rubric)
+    assert rubric.passed, "see the FAIL lines above"
+    print(f"{mc.count_params(small):,} parameters, {mc.multiply_adds(small):,} multiply-adds per image")
+
+# %% [markdown]
+# ### The course's attempt, chosen on validation
+#
+# Three candidates ran with `VAL_SPLIT = True` over five seeds each, all with this notebook's
+# recipe: the first design narrowed (`WIDTH=0.85,LATE_BLOCKS=3`, 5,842 parameters;
+# `WIDTH=0.8,LATE_BLOCKS=3`, 5,186) and this notebook's four-block design narrowed (`WIDTH=0.9`:
+# first blocks 9 and 13 wide, a 1×1 to 9, four late blocks 11 wide; 5,661 parameters). The rule, as
+# before: the highest validation mean wins. The default is the table's baseline, for scale.
+#
+# **Predict first.** Between 5,000 and 6,000 parameters, does the design matter, or only the count?
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("03_1x1_transitions", {
+    "VAL_SPLIT=True,WIDTH=0.85,LATE_BLOCKS=3": "three late blocks, narrowed (5,842)",
+    "VAL_SPLIT=True,WIDTH=0.8,LATE_BLOCKS=3": "three late blocks, narrower (5,186)",
+    "VAL_SPLIT=True,WIDTH=0.9": "four late blocks, narrowed (5,661)",
+}, baseline="VAL_SPLIT=True")
+plots.plot_comparison(comparison, title="the challenge's candidates on validation, against the default")
+comparison
+
+# %% [markdown]
+# <details><summary>Answer</summary>
+#
+# The count matters more than the design, at these sizes: the three land within 0.03 points of
+# each other on validation (99.31% ± 0.04% for four blocks, 99.29% ± 0.08% and 99.28% ± 0.05% for
+# three), 0.07 to 0.11 points below the default. Four blocks had the highest mean, so the rule
+# chose `WIDTH=0.9`.
+#
+# </details>
+#
+# Then the chosen network ran on the test set, five seeds, beside the default's ten:
+
+# %% tags=["nbval-ignore-output"]
+comparison = experiments.compare_variants("03_1x1_transitions", {"WIDTH=0.9": "the challenge's network (5,661)"})
+plots.plot_comparison(comparison, title="the challenge's network and the default, on the test set")
+comparison
+
+# %% [markdown]
+# TODO-CHALLENGE-READ
+
+# %% [markdown]
+# <details><summary>A solution</summary>
+#
+# The course's: this notebook's own network, narrower. `WIDTH = 0.9` in the parameters cell gives
+# 5,661 parameters and passes the rubric. As a function for the cell above:
+#
+# ```python
+# def my_small_net():
+#     return nn.Sequential(
+#         conv_block(1, 9), conv_block(9, 13), transition_block(13, 9),
+#         conv_block(9, 11), conv_block(11, 11), conv_block(11, 11), conv_block(11, 11),
+#         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(11, 10),
+#     )
+# ```
+#
+# Passing the rubric is the easy half; passing the target in 4 of 5 seeds is the challenge (the
+# test table above says how close this one came).
+#
+# </details>
+
 
 # %% [markdown]
 # ## Three sessions on one chart
