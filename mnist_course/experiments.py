@@ -204,10 +204,10 @@ def _timed_on_one_machine(
 ) -> tuple[list[str], list[tuple[str, ...]]]:
     """The table with its s/epoch column only if every run of every row shown recorded the same
     machine: seconds from different machines (or unrecorded ones) say more about the machines than
-    the models."""
+    the models. The machine is not named: a lesson speaks of models (each run file records it)."""
     machines = {s.machine for s in shown}
     if len(machines) == 1 and None not in machines:
-        return [*columns[:-1], f"s/epoch ({machines.pop()})"], rows
+        return columns, rows
     return columns[:-1], [row[:-1] for row in rows]
 
 

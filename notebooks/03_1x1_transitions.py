@@ -77,8 +77,9 @@ MAX_LR = 0.1  # one-cycle peak learning rate (session 2's); see "Choosing the pe
 
 # %% [markdown]
 # **Exercise.** Shrink the model: set `WIDTH = 0.9` (5,661 parameters) and run the notebook. Does
-# it still pass? Then look for your run's width on the frontier chart below, which holds five
-# seeds of it: was your seed a typical one? (The results table of the course's README gives the
+# it still pass? Then look for your run on the frontier chart below, at the `WIDTH=0.9` point with
+# 5,661 parameters (five seeds; the other `WIDTH=0.9` point is an earlier design's): was your seed
+# a typical one? (The results table of the course's README gives the
 # measured time of a full run.)
 
 # %%
@@ -135,10 +136,10 @@ print(f"{train_loader.dataset_size:,} training images in {len(train_loader)} bat
 # low-rank factorization). The 1×1 is a *constraint that saves parameters*, not an extra stage of
 # features.
 #
-# **Where 13 comes from.** The design began with three late blocks 16 wide (7,852 parameters, the
-# network of session 2's shape with a transition; `LATE_BLOCKS = 3`). The notebook keeps that as
-# its budget and gives any other number of late blocks as many channels as fit in it: four fit 13
-# wide (7,515 parameters), five 11. Depth or width at the same budget is a design question the
+# **Where 13 comes from.** The design began with three late blocks 16 wide (7,852 parameters:
+# session 2's network with a second block of 14 and a transition; `LATE_BLOCKS = 3`). The notebook
+# keeps that as its budget and gives any other number of late blocks as many channels as fit in
+# it: four fit 13 wide (7,515 parameters), five 11. Depth or width at the same budget is a design question the
 # validation split answers, near the end of the lesson.
 #
 # With `TRANSITION = False` the 1×1 is left out and the late blocks again get as many channels as
@@ -181,8 +182,8 @@ class TransitionNet(nn.Module):
 
 if not 1 <= LATE_BLOCKS <= 5:
     raise ValueError(f"LATE_BLOCKS = {LATE_BLOCKS}: the 12x12 map after the pool fits 1 to 5 unpadded 3x3 blocks")
-late = None  # the late blocks' width: WIDTH x 16, as in the table
-if not TRANSITION or LATE_BLOCKS != 3:  # the widest late blocks that fit the budget of the network above
+late = None  # three late blocks: WIDTH x 16 wide, the first design, TransitionNet()
+if not TRANSITION or LATE_BLOCKS != 3:  # the widest late blocks that fit the first design's budget
     budget = mc.count_params(TransitionNet())
     late = max(c for c in range(1, 64) if mc.count_params(TransitionNet(TRANSITION, c, LATE_BLOCKS)) <= budget)
 model = TransitionNet(TRANSITION, late, LATE_BLOCKS).to(device)
@@ -320,9 +321,9 @@ comparison
 # </details>
 
 # %% [markdown]
-# The first design (three late blocks, Dropout 5%) asked the question at equal parameters
-# instead: there, leaving the 1×1 out made the late blocks *narrower* (15 channels instead of 16),
-# because the first of them then takes 14 inputs, which costs more than the squeeze saved.
+# In the first design (three late blocks, Dropout 5%) the same budget rule gave a different
+# variant: leaving the 1×1 out made the late blocks *narrower* (15 channels instead of 16), because
+# the first of them then takes 14 inputs, which costs more than the squeeze saved.
 
 # %% tags=["nbval-ignore-output"]
 comparison = experiments.compare_variants("03_1x1_transitions", {
@@ -460,7 +461,7 @@ if seed_a is not None and seed_b is not None:
 # split costs can be read against the default runs, which train on all 60,000 images.
 #
 # **Predict first.** Training on 50,000 instead of 60,000 images costs some accuracy; choosing the
-# epoch on validation instead of reporting the last 3 test epochs might gain some back. Which wins?
+# epoch on validation instead of taking the last one might gain some back. Which wins?
 
 # %% tags=["nbval-ignore-output"]
 val_split = {}
@@ -479,8 +480,8 @@ else:
     print("VAL_SPLIT is False: this run trained on all 60,000 images and evaluated on the test set.")
 
 # %% [markdown]
-# Over the sweep's seeds: the default (all 60,000 images, the last 3 epochs' minimum on the test
-# set) against the validation-split runs (`chosen_test_acc` is the one honest test reading of the
+# Over the sweep's seeds: the default (all 60,000 images, the final epoch's test accuracy) against
+# the validation-split runs (`chosen_test_acc` is the one honest test reading of the
 # epoch chosen on validation; `final_epoch_test_acc` is the last epoch's test accuracy):
 
 # %% tags=["nbval-ignore-output"]
@@ -535,7 +536,7 @@ comparison
 # <details><summary>Answer</summary>
 #
 # Less Dropout, by a hair: Dropout 2% scored 99.37% ± 0.12% on validation against 99.35% ± 0.05%,
-# +0.03 points (95% interval −0.12 to +0.17, p = 0.67). Label smoothing was lower, −0.09 points
+# +0.03 points (from the unrounded means; 95% interval −0.12 to +0.17, p = 0.67). Label smoothing was lower, −0.09 points
 # (p = 0.028 alone, 0.056 after Holm's correction for the two comparisons). So the rule chose
 # Dropout 2%; the evidence says it is level with 5%. A rule has to pick something, and the highest
 # of a few noisy means is likely to be lucky (the "winner's curse"): expect its true gain to be
@@ -567,7 +568,7 @@ comparison
 #
 # Two cheap changes of the recipe ran next, on validation over five seeds each, against the new
 # default: no Dropout at all (session 2's test runs without it had looked strong), and the peak
-# rate the range test above suggests (about 0.27, rounded to 0.25). The rule is the same: a
+# rate the range test suggested for the three-block network (about 0.27, rounded to 0.25). The rule is the same: a
 # candidate replaces the default only with a higher validation mean. (No Dropout would also fail
 # this session's rubric, which asks for Dropout; it ran to learn whether Dropout costs anything.)
 #
@@ -592,8 +593,8 @@ comparison
 #
 # </details>
 #
-# So the recipe is not where this network's missing seeds are: Dropout rate, label smoothing and
-# peak rate all land within a few hundredths of a point of each other. What is left is the design:
+# So the recipe is not where this network's missing seeds are: Dropout rate and peak rate land
+# within a few hundredths of a point of each other, and label smoothing only lowered it. What is left is the design:
 # how the same parameters are spread over the layers.
 
 # %% [markdown]
