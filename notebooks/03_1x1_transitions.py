@@ -490,7 +490,10 @@ print(experiments.val_split_comparison("03_1x1_transitions"))
 # %% [markdown]
 # <details><summary>Answer</summary>
 #
-# TODO-VALSPLIT-ANSWER
+# Neither, measurably. Trained on 50,000 images, the final epoch scored 0.04 points below the
+# default's 60,000 on the test set (95% interval −0.08 to +0.00, p = 0.07, five seeds against ten):
+# perhaps a small cost, not one these seeds can confirm. Choosing the epoch on validation moved
+# each run by −0.05 to +0.03 points: at most 5 of the 10,000 test digits.
 #
 # </details>
 
@@ -501,10 +504,10 @@ print(experiments.val_split_comparison("03_1x1_transitions"))
 # (The runs' own accuracies, `chosen_val_acc`, are on the validation images, a different set, so
 # they are not compared with the test figures.) With a one-cycle schedule the learning rate ends
 # near zero, the last epochs barely differ, and choosing among them on validation can do little; a
-# sixth fewer training images is the cost to look for. Training on 50,000 images was not
-# distinguishable from 60,000 (five seeds against ten, Welch's test above), and choosing the epoch on
-# validation moved the test accuracy by a few test digits at most (each 0.01 point is one of the
-# 10,000 digits): on this model a validation split is cheap insurance, not a handicap.
+# sixth fewer training images is the cost to look for. Training on 50,000 images was at most a few
+# hundredths of a point behind 60,000 (five seeds against ten, Welch's test above), and choosing the
+# epoch on validation moved the test accuracy by a few test digits at most (each 0.01 point is one
+# of the 10,000 digits): on this model a validation split is cheap insurance, not a handicap.
 
 # %% [markdown]
 # ## How this notebook's defaults were chosen: on validation
@@ -637,7 +640,14 @@ plots.plot_comparison(comparison, title="this notebook's default and the three-b
 comparison
 
 # %% [markdown]
-# TODO-DEFAULT-TEST-READ
+# Read it honestly. Four late blocks passed in 10 of 10 seeds (99.51% ± 0.03%): the course's bar
+# of 9 in 10, met. The three-block network, with the same recipe, is 0.09 points lower on the test
+# set (95% interval −0.12 to −0.06): a difference ten seeds each show clearly, and one validation
+# did not see (+0.01 points, interval −0.13 to +0.16). Validation and test are different digits,
+# and five seeds on validation could not resolve a tenth of a point. This time the rule chose well
+# by a margin it could not measure; in the Dropout round above, a small lead on validation turned
+# into a small deficit on test. Neither is a reason to change the rule after the fact: a win on
+# validation says "not worse", and the ten test seeds say how robust the chosen default is.
 
 # %% [markdown]
 # ## The challenge: under 6,000 parameters
