@@ -714,7 +714,11 @@ plots.plot_comparison(comparison, title="the challenge's network and the default
 comparison
 
 # %% [markdown]
-# TODO-CHALLENGE-READ
+# The goal is met, narrowly: `WIDTH=0.9` passed in 4 of 5 seeds (99.43% ± 0.05%; the miss, seed 3,
+# ended at 99.35%) with 5,661 parameters, a quarter fewer than the default, and 0.07 points below
+# it (95% interval −0.13 to −0.01). On the frontier chart above it is now the smallest model that
+# reaches the target in 4 of 5 seeds. Four in five is the challenge's modest bar, not a default's
+# nine in ten: one student in five would still see this network miss.
 
 # %% [markdown]
 # <details><summary>A solution</summary>
@@ -731,8 +735,8 @@ comparison
 #     )
 # ```
 #
-# Passing the rubric is the easy half; passing the target in 4 of 5 seeds is the challenge (the
-# test table above says how close this one came).
+# Passing the rubric is the easy half; passing the target in 4 of 5 seeds is the challenge, which
+# this one met with no seed to spare (the test table above).
 #
 # </details>
 
