@@ -28,7 +28,8 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         "VAL_SPLIT=True": [1, 2, 3, 4, 5],  # both: the highest on validation, so the default
     },
     "02_bn_dropout_gap": {
-        "default": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        "default": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],  # four late blocks 13 wide: chosen on validation (below)
+        # Against the current default, each changing one thing:
         "BATCHNORM=False": [1, 2, 3],
         "DROPOUT=0.0": [1, 2, 3],
         "DROPOUT_KIND=channel": [1, 2, 3],
@@ -38,21 +39,32 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         "BATCHNORM=False,MAX_LR=0.4": [1, 2, 3],  # and without it
         "PADDING=1": [1, 2, 3],
         "BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3],
-        "DROPOUT_KIND=fast": [1, 2, 3, 4, 5],  # speed options over 5 seeds: the same Dropout, a cheaper mask,
-        "PRECISION=bfloat16": [1, 2, 3, 4, 5],  # and the forward pass in bfloat16
-        # candidates for a more robust default, compared on the validation split over 5 seeds each
+        "DROPOUT_KIND=fast": [1, 2, 3],  # speed options: the same Dropout with a cheaper mask,
+        "PRECISION=bfloat16": [1, 2, 3],  # and the forward pass in bfloat16
+        # The first design, three late blocks 16 wide (8,760 parameters), on the test set,
+        "LATE_BLOCKS=3": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        # and the same changes measured against it:
+        "BATCHNORM=False,LATE_BLOCKS=3": [1, 2, 3],
+        "DROPOUT=0.0,LATE_BLOCKS=3": [1, 2, 3],
+        "DROPOUT_KIND=channel,LATE_BLOCKS=3": [1, 2, 3],
+        "HEAD=fc,LATE_BLOCKS=3": [1, 2, 3],
+        "HEAD=flatten,LATE_BLOCKS=3": [1, 2, 3],
+        "MAX_LR=0.4,LATE_BLOCKS=3": [1, 2, 3],
+        "BATCHNORM=False,MAX_LR=0.4,LATE_BLOCKS=3": [1, 2, 3],
+        "PADDING=1,LATE_BLOCKS=3": [1, 2, 3],
+        "BATCH_SIZE=64,MAX_LR=0.05,LATE_BLOCKS=3": [1, 2, 3],
+        "DROPOUT_KIND=fast,LATE_BLOCKS=3": [1, 2, 3, 4, 5],
+        "PRECISION=bfloat16,LATE_BLOCKS=3": [1, 2, 3, 4, 5],
+        # How the default was chosen: on the validation split, 5 seeds each, never on the test set.
+        # First the recipe, against the first design: Dropout 2%, label smoothing, session 1's batch
+        # and rate (level with the default on the test set, looked at there once, so decided here).
+        "VAL_SPLIT=True,LATE_BLOCKS=3": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,DROPOUT=0.02,LATE_BLOCKS=3": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,LABEL_SMOOTHING=0.1,LATE_BLOCKS=3": [1, 2, 3, 4, 5],
+        "VAL_SPLIT=True,BATCH_SIZE=64,MAX_LR=0.05,LATE_BLOCKS=3": [1, 2, 3, 4, 5],
+        # None won; then the design: four late blocks 13 wide in the same budget. One validation digit
+        # ahead over 5 x 10,000 and smaller, so the rule takes it: the default since.
         "VAL_SPLIT=True": [1, 2, 3, 4, 5],
-        "VAL_SPLIT=True,LABEL_SMOOTHING=0.1": [1, 2, 3, 4, 5],
-        "VAL_SPLIT=True,DROPOUT=0.02": [1, 2, 3, 4, 5],
-        # session 1's batch and rate: level with the default on the test set (looked at there once,
-        # so the decision is made here, on validation only)
-        "VAL_SPLIT=True,BATCH_SIZE=64,MAX_LR=0.05": [1, 2, 3, 4, 5],
-        # the recipe's candidates were level: a design candidate, four late blocks 13 wide instead of
-        # three 16 wide, in the same budget (8,261 parameters). One validation digit ahead of the
-        # default over 5 x 10,000 and smaller, so the rule takes it: its test seeds, before it
-        # becomes the default (folders renamed, ablations re-measured, lesson rewritten).
-        "VAL_SPLIT=True,LATE_BLOCKS=4": [1, 2, 3, 4, 5],
-        "LATE_BLOCKS=4": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     },
     "03_1x1_transitions": {
         "default": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],  # four late blocks, Dropout 2%: chosen on validation (below)
