@@ -192,6 +192,9 @@ def compare_variants(
                             "of this table, so that the chance of any false 'higher' or 'lower' in it stays at 5%")
     note = "the first row is the baseline; each row under it names what it changes" if relative else ""
     columns, rows = _timed_on_one_machine(columns, rows, shown)
+    if "s/epoch" in columns:
+        readings.append("s/epoch: training seconds per epoch as each run recorded them, while the computer "
+                        "also ran other work: a rough guide to cost, not a speed measurement")
     return Comparison(columns, rows, readings, points, note)
 
 
@@ -270,11 +273,13 @@ def _default_summary(where: Path, notebook: str) -> Summary | None:
 def frontier(notebook: str, knob: str, others: tuple[str, ...] = (), results_dir: str | Path | None = None):
     """The parameters-vs-accuracy frontier of `notebook`'s `knob` variants (e.g. "WIDTH"), with the
     default and the defaults of the `others` notebooks: (label -> Summary for `plots.plot_frontier`,
-    a text with one line per size and the smallest that reached the target in at least 4 of 5 seeds)."""
+    a text with one line per size and the smallest that reached the target in at least 4 of 5 seeds).
+    Only variants that change `knob` alone count, so every point is the current default's design."""
     if (where := results_folder(results_dir)) is None:
         return {}, NO_RESULTS
     points = {f"session {int(name[:2])}": s for name in others if (s := _default_summary(where, name))}
-    mine = [s for s in summaries(where, notebook) if s.variant.startswith(f"{knob}=") or s.variant == DEFAULT_VARIANT]
+    mine = [s for s in summaries(where, notebook)
+            if s.variant == DEFAULT_VARIANT or set(overrides_of(s.variant)) == {knob}]
     mine.sort(key=lambda s: s.params)
     points |= {f"session {int(notebook[:2])} ({s.variant})": s for s in mine}
     lines = [f"{s.variant:<11} {s.params:>6,} params  reached the target in {s.reached}/{s.seeds}  "

@@ -175,17 +175,18 @@ def plot_frontier(
     their size). `references`: label -> (params, accuracy %), reported figures drawn as crosses, not measured.
     """
     fig, ax = plt.subplots(figsize=(11, 5))
-    for i, (label, s) in enumerate(points.items()):
-        ax.errorbar(s.params, 100 * s.min3_mean, yerr=100 * s.min3_std, fmt="o", capsize=4, color=f"C{i % 10}",
-                    label=f"{label} ({s.reached}/{s.seeds} reached {target}%)")  # fmt: skip
+    for i, (label, s) in enumerate(points.items()):  # matplotlib has ten colours: then a new marker
+        ax.errorbar(s.params, 100 * s.min3_mean, yerr=100 * s.min3_std, fmt="osD^v"[i // 10 % 5], capsize=4,
+                    color=f"C{i % 10}", label=f"{label} ({s.reached}/{s.seeds} reached {target}%)")  # fmt: skip
     sizes = [s.params for s in points.values()] + [p for p, _ in (references or {}).values()]
     for i, (label, (params, acc)) in enumerate((references or {}).items()):
         ax.plot(params, acc, "x", color="black", markersize=9)
         # below the cross, each a line lower than the last (the measured points sit above the
-        # target), and towards the middle of the chart so that no label runs off its edge
+        # target), towards the middle of the chart so that no label runs off its edge, and tied to
+        # its cross by a thin line
         side = -1 if params > max(sizes) / 2 else 1
         ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6 * side, -14 - 11 * i), fontsize=8,
-                    ha="right" if side < 0 else "left",
+                    ha="right" if side < 0 else "left", arrowprops={"arrowstyle": "-", "color": "gray", "lw": 0.6},
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})  # fmt: skip
     ax.axhline(target, color="gray", linestyle="--", label=f"target {target}%")
     ax.set_xscale("log")

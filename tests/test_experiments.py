@@ -237,6 +237,7 @@ def test_seconds_per_epoch_show_only_when_every_run_recorded_one_machine(tmp_pat
             path.write_text(json.dumps(json.loads(path.read_text()) | {"machine": machine}))
     shown = str(experiments.compare_variants("nb", {"A=1": "a"}, tmp_path))
     assert "s/epoch" in shown and "Some CPU" not in shown  # a lesson names no machine
+    assert "s/epoch: training seconds per epoch as each run recorded them" in shown  # and says how rough it is
     path.write_text(json.dumps(json.loads(path.read_text()) | {"machine": machine | {"threads": 2}}))
     assert "s/epoch" not in str(experiments.compare_variants("nb", {"A=1": "a"}, tmp_path))
 
@@ -396,3 +397,15 @@ def test_kernels_started_together_cannot_race_for_a_port():
 def test_a_variants_name_and_its_overrides_are_inverses():
     for overrides in ({}, {"VAL_SPLIT": True, "LR": 0.1}, {"HEAD": "flatten"}):
         assert runs.overrides_of(runs.variant_name(overrides)) == overrides
+
+
+def test_the_frontier_holds_only_the_default_design_at_other_widths(tmp_path):
+    _write_run(tmp_path, "03_nb", "default", 1, 0.995, params=7_000)
+    for seed in range(1, 6):
+        _write_run(tmp_path, "03_nb", "WIDTH=0.8", seed, 0.994 + 0.0001 * (seed > 1), params=4_000)
+    _write_run(tmp_path, "03_nb", "WIDTH=0.8,DEPTH=3", 1, 0.990, params=3_000)  # another design: not on it
+    _write_run(tmp_path, "01_nb", "default", 1, 0.993, params=20_000)
+    points, text = experiments.frontier("03_nb", "WIDTH", others=("01_nb",), results_dir=tmp_path)
+    assert list(points) == ["session 1", "session 3 (WIDTH=0.8)", "session 3 (default)"]
+    assert "DEPTH" not in text
+    assert text.endswith("smallest model reaching the target in at least 4 of 5 seeds: WIDTH=0.8, 4,000 parameters")
