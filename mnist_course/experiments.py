@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,11 +164,19 @@ def compare_variants(
         if s is None or s.seeds == s.failed:
             readings.append(_no_runs_line(notebook, variant))
             continue
-        if s.collapsed:
-            finals = ", ".join(f"{r['final_test_acc']:.2%}" for r in runs[variant] if collapsed(r))
-            readings.append(f"{label.get(variant, variant)} ({what}): {s.collapsed} of {s.seeds} runs collapsed (final "
-                            f"accuracy {finals}: the network stopped learning); the accuracy columns are over the "
-                            f"other {s.measured} run{'s' * (s.measured != 1)}")  # fmt: skip
+        if s.collapsed or s.failed:
+            lost = []
+            if s.failed:  # the error's message, e.g. "The loss became nan at epoch 2, ...", without paths
+                why = "; ".join(m.group(1) if (m := re.search(r"Error: ([^;]+)", r["error"])) else "an error"
+                                for r in runs[variant] if "error" in r)  # fmt: skip
+                lost.append(f"{s.failed} of {s.seeds} runs stopped ({why})")
+            if s.collapsed:
+                finals = ", ".join(f"{r['final_test_acc']:.2%}" for r in runs[variant] if collapsed(r))
+                lost.append(f"{s.collapsed} of {s.seeds} runs collapsed (final accuracy {finals}: the network "
+                            "stopped learning)")  # fmt: skip
+            rest = (f"the accuracy columns are over the other {s.measured} run{'s' * (s.measured != 1)}"
+                    if s.measured else "no run is left to average")  # fmt: skip
+            readings.append(f"{label.get(variant, variant)} ({what}): {'; '.join(lost)}; {rest}")
         cell, p_cell = "", ""
         if variant in tests:
             cell, p, words = tests[variant]

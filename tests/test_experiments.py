@@ -217,6 +217,9 @@ def test_collapsed_runs_are_counted_apart_not_averaged_in(tmp_path):
     for seed, acc in ((2, 0.9930), (3, 0.9936)):
         _write_run(tmp_path, "nb", "LR=9", seed, acc)
     _write_run(tmp_path, "nb", "LR=99", 1, 0.0980)
+    stopped = tmp_path / "runs" / "nb" / "LR=99" / "seed2.json"  # as the runner records a run that stopped
+    stopped.write_text(json.dumps({"seed": 2, "passed": False, "error": "nb.ipynb failed in a cell (TrainingError: The "
+                                   "loss became nan at epoch 2, batch 5; training stopped. See /tmp/x/last.pt.)"}))
     s = runs.summarize("LR=9", runs.load_runs(tmp_path, "nb")["LR=9"])
     assert (s.seeds, s.collapsed, s.failed, s.measured) == (3, 1, 0, 2) and s.min3_mean == pytest.approx(0.9933)
     assert s.passes() == "0/3 (1 collapsed)"
@@ -224,7 +227,9 @@ def test_collapsed_runs_are_counted_apart_not_averaged_in(tmp_path):
     text = str(comparison)
     assert "99.33% ± 0.04%" in text and "LR=9 (rate 9): 1 of 3 runs collapsed (final accuracy 11.35%" in text
     assert "over the other 2 runs" in text and "Welch t" in text.split("LR=9 (rate 9): not")[1]  # tested on the 2
-    assert "LR=99 (rate 99): 1 of 1 runs collapsed" in text and "0/1 (1 collapsed)" in text
+    stop = "LR=99 (rate 99): 1 of 2 runs stopped (The loss became nan at epoch 2, batch 5); 1 of 2 runs collapsed"
+    assert stop in text
+    assert "0/2 (1 failed, 1 collapsed)" in text and "/tmp/x" not in text and "no run is left to average" in text
     assert [p.label for p in comparison.points] == ["default", "LR=9 (1/3 collapsed)"]  # nothing to draw for LR=99
 
 
