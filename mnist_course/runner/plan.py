@@ -71,6 +71,12 @@ SWEEPS: dict[str, dict[str, list[int]]] = {
         # Against the current default: the transition, and the challenge's network under 6,000 parameters.
         "TRANSITION=False": [1, 2, 3],
         "WIDTH=0.9": [1, 2, 3, 4, 5],  # the challenge's choice (5,661 parameters)
+        # the frontier: the same design at other widths
+        "WIDTH=0.6": [1, 2, 3],
+        "WIDTH=0.8": [1, 2, 3],
+        "WIDTH=1.25": [1, 2, 3],
+        "WIDTH=1.5": [1, 2, 3],
+        "WIDTH=1.75": [1, 2, 3],
         # Earlier defaults on the test set: three late blocks 16 wide, with Dropout 2% and with 5%.
         "LATE_BLOCKS=3": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         "DROPOUT=0.05,LATE_BLOCKS=3": [1, 2, 3, 4, 5],
