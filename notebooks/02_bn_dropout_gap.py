@@ -415,7 +415,8 @@ comparison
 # parameters are applied at more positions: about 2.46 M multiply-adds per image against the
 # default's 1.25 M (`mc.multiply_adds` on a model built with `PADDING = 1`). What the options `DROPOUT_KIND = "fast"` and `PRECISION` do to
 # speed, and why the defaults keep `nn.Dropout` and float32, is in the course's speed notes
-# (docs/speed.md); their accuracy over seeds is in docs/experiments.md.
+# (docs/speed.md); their accuracy, measured over five seeds with the first design, is in
+# docs/experiments.md.
 #
 # ## What GAP buys, at an equal budget
 #
