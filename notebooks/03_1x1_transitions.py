@@ -382,7 +382,7 @@ print(frontier_table)
 
 # %% [markdown]
 # Read the chart from the left. Accuracy climbs steeply up to about the default's size, then
-# flattens: `WIDTH=1.25` and `WIDTH=1.5` (11,266 and 17,227 parameters) land within 0.02 points of
+# flattens: `WIDTH=1.25` and `WIDTH=1.5` (11,266 and 17,227 parameters) land within 0.03 points of
 # the default, and only `WIDTH=1.75` is clearly above it. Below the default each cut costs more:
 # a quarter fewer parameters (`WIDTH=0.9`) 0.07 points, 39% fewer (`WIDTH=0.8`) 0.16 points, and
 # 62% fewer (`WIDTH=0.6`, 2,876 parameters) 0.30 points, reaching the target in none of 3 seeds.
