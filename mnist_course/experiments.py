@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from .runs import (
     summaries,
     summarize,
     variant_name,
+    why_stopped,
 )
 from .stats import holm, mean_interval, welch
 
@@ -166,9 +166,8 @@ def compare_variants(
             continue
         if s.collapsed or s.failed:
             lost = []
-            if s.failed:  # the error's message, e.g. "The loss became nan at epoch 2, ...", without paths
-                why = "; ".join(m.group(1) if (m := re.search(r"Error: ([^;]+)", r["error"])) else "an error"
-                                for r in runs[variant] if "error" in r)  # fmt: skip
+            if s.failed:
+                why = "; ".join(why_stopped(r) for r in runs[variant] if "error" in r)
                 lost.append(f"{s.failed} of {s.seeds} runs stopped ({why})")
             if s.collapsed:
                 finals = ", ".join(f"{r['final_test_acc']:.2%}" for r in runs[variant] if collapsed(r))

@@ -123,6 +123,14 @@ def collapsed(run: dict) -> bool:
     return "error" not in run and run["final_test_acc"] < COLLAPSE_BELOW
 
 
+def why_stopped(run: dict) -> str:
+    """What stopped a run that failed, in the error's own words up to its first sentence break (e.g. "The
+    loss became nan at epoch 2, batch 465 (learning rate 0.2265)"): the runner's wording around it
+    names files on the machine that ran it, which a lesson's table has no use for."""
+    match = re.search(r"Error: (.+?)(?:; |\. )", run["error"])
+    return match.group(1) if match else "an error"
+
+
 def averaged(run: dict) -> bool:
     """Whether a run's accuracies count in a variant's means and tests: it neither failed nor collapsed."""
     return "error" not in run and not collapsed(run)

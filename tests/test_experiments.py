@@ -233,6 +233,15 @@ def test_collapsed_runs_are_counted_apart_not_averaged_in(tmp_path):
     assert [p.label for p in comparison.points] == ["default", "LR=9 (1/3 collapsed)"]  # nothing to draw for LR=99
 
 
+def test_a_stopped_run_is_named_by_its_error_without_the_paths_around_it():
+    shape = ("nb.ipynb failed in a cell (TrainingError: The model failed on a batch of shape (128, 1, 28, 28): "
+             "mat1 and mat2 shapes cannot be multiplied (128x400 and 256x10). Check the layer sizes). The partly "
+             "executed notebook is in /tmp/x/seed1.failed.ipynb; nb.ipynb was left unchanged.")
+    assert runs.why_stopped({"error": shape}) == ("The model failed on a batch of shape (128, 1, 28, 28): mat1 and "
+                                                  "mat2 shapes cannot be multiplied (128x400 and 256x10)")
+    assert runs.why_stopped({"error": "nb.ipynb did not run"}) == "an error"
+
+
 def test_seconds_per_epoch_show_only_when_every_run_recorded_one_machine(tmp_path):
     machine = {"cpu": "Some CPU", "gpu": None, "device": "cpu", "threads": 1, "os": "Linux", "python": "3.11"}
     for variant in ("default", "A=1"):
